@@ -1,0 +1,140 @@
+"""Argument checks shared by every public function of the library.
+
+Each check raises ``TypeError`` for a value of the wrong kind and ``ValueError`` for a value of the
+right kind but the wrong shape or range. Messages name the argument, say what was expected and what
+came, so a user reading a traceback from deep inside a training loop knows which call to fix.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, Sequence
+
+import torch
+
+_FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+_INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+
+
+def describe(x: object) -> str:
+    """A short description of a value for error messages: shape and dtype for tensors."""
+    if isinstance(x, torch.Tensor):
+        return f"a {x.dtype} tensor of shape {tuple(x.shape)} on {x.device}"
+    if isinstance(x, (list, tuple)):
+        return f"a {type(x).__name__} of length {len(x)}"
+    return f"{type(x).__name__} {x!r}"
+
+
+def check_tensor(x: object, name: str) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {describe(x)}")
+    return x
+
+
+def check_float_tensor(x: object, name: str) -> torch.Tensor:
+    check_tensor(x, name)
+    if x.dtype not in _FLOAT_DTYPES:
+        raise TypeError(
+            f"{name} must be a floating-point tensor (float16, bfloat16, float32 or float64), "
+            f"got {x.dtype}"
+        )
+    return x
+
+
+def check_embedding(x: object, name: str) -> torch.Tensor:
+    """An embedding is a float tensor ``[B, ..., D]`` with at least a batch and a feature dim."""
+    check_float_tensor(x, name)
+    if x.dim() < 2:
+        raise ValueError(
+            f"{name} must have shape [B, D], [B, P, D] or [B, ..., D] (at least 2 dims), "
+            f"got shape {tuple(x.shape)}"
+        )
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} must hold at least one sample, got batch size 0 (shape {tuple(x.shape)})")
+    if x.numel() == 0:
+        raise ValueError(f"{name} must not have an empty dimension, got shape {tuple(x.shape)}")
+    return x
+
+
+def check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name_b} must have the same shape as {name_a} {tuple(a.shape)}, got {tuple(b.shape)}; "
+            "shapes are never broadcast"
+        )
+
+
+def check_same_device(tensors: Iterable[tuple[str, torch.Tensor]]) -> torch.device:
+    items = [(n, t) for n, t in tensors if t is not None]
+    device = items[0][1].device
+    for n, t in items[1:]:
+        if t.device != device:
+            raise ValueError(
+                f"{n} is on {t.device} but {items[0][0]} is on {device}; move all inputs to one device"
+            )
+    return device
+
+
+def check_choice(value: object, name: str, choices: Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {options}, got {value!r}")
+    return value
+
+
+def check_number(
+    value: object,
+    name: str,
+    *,
+    minimum: float | None = None,
+    strictly_positive: bool = False,
+) -> float:
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a real number, got {describe(value)}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if strictly_positive and value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def check_bool(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {describe(value)}")
+    return value
+
+
+def as_sample_vector(
+    x: object, name: str, batch: int, *, minimum: float | None = None, maximum: float | None = None
+) -> torch.Tensor:
+    """A per-sample tensor of shape exactly ``[batch]``: weights, labels, precomputed distances.
+
+    Lists and tuples of numbers are accepted and turned into a tensor. Values must be finite and,
+    where bounds are given, inside them.
+    """
+    if isinstance(x, (list, tuple)):
+        try:
+            x = torch.tensor([float(v) for v in x])
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be a tensor or a sequence of numbers, got {describe(x)}") from None
+    check_tensor(x, name)
+    if not (x.dtype == torch.bool or x.dtype in _INT_DTYPES or x.dtype in _FLOAT_DTYPES):
+        raise TypeError(f"{name} must hold real numbers, got {x.dtype}")
+    if x.dim() != 1 or x.shape[0] != batch:
+        raise ValueError(f"{name} must have shape [{batch}] (one value per sample), got {tuple(x.shape)}")
+    values = x.detach()
+    if values.is_floating_point():
+        bad = values[~torch.isfinite(values)]
+        if bad.numel():
+            raise ValueError(f"{name} must be finite, got {bad[:4].tolist()}")
+    if minimum is not None and bool((values < minimum).any()):
+        raise ValueError(f"{name} must be >= {minimum:g}, got min {values.min().item():g}")
+    if maximum is not None and bool((values > maximum).any()):
+        raise ValueError(f"{name} must be <= {maximum:g}, got max {values.max().item():g}")
+    return x
+

@@ -1,0 +1,65 @@
+"""Differentiable losses for Flux Kontext image edits, usable in any PyTorch training loop.
+
+``from comfy_editloss.losses import loss_no_edit_identity, loss_geometry_match, loss_overlay_avoidance``
+"""
+
+from .distances import DISTANCES
+from .embedding import (
+    FEATURE_MATCH_KINDS,
+    NEGATIVE_AGGREGATIONS,
+    contrastive_pair_loss,
+    cosine_distance,
+    feature_match_loss,
+    info_nce_loss,
+    l2_distance,
+    loss_geometry_match,
+    loss_no_edit_identity,
+    loss_overlay_avoidance,
+    margin_ranking_on_distances,
+    multi_negative_ranking_loss,
+    pair_distance,
+    triplet_margin_loss,
+)
+from .modules import (
+    ContrastivePairLoss,
+    FeatureMatchLoss,
+    GeometryMatchLoss,
+    InfoNCELoss,
+    MarginRankingOnDistancesLoss,
+    MultiNegativeRankingLoss,
+    NoEditIdentityLoss,
+    OverlayAvoidanceLoss,
+    TripletMarginLoss,
+)
+from .reduction import AGGREGATIONS, REDUCTIONS, apply_reduction, reduce_over_nonbatch
+
+__all__ = [
+    "AGGREGATIONS",
+    "ContrastivePairLoss",
+    "FeatureMatchLoss",
+    "GeometryMatchLoss",
+    "InfoNCELoss",
+    "MarginRankingOnDistancesLoss",
+    "MultiNegativeRankingLoss",
+    "NoEditIdentityLoss",
+    "OverlayAvoidanceLoss",
+    "TripletMarginLoss",
+    "DISTANCES",
+    "FEATURE_MATCH_KINDS",
+    "NEGATIVE_AGGREGATIONS",
+    "REDUCTIONS",
+    "apply_reduction",
+    "contrastive_pair_loss",
+    "cosine_distance",
+    "feature_match_loss",
+    "info_nce_loss",
+    "l2_distance",
+    "loss_geometry_match",
+    "loss_no_edit_identity",
+    "loss_overlay_avoidance",
+    "margin_ranking_on_distances",
+    "multi_negative_ranking_loss",
+    "pair_distance",
+    "reduce_over_nonbatch",
+    "triplet_margin_loss",
+]

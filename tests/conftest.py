@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+# No test may reach a model hub: without this, a stray hub name in open_clip or timm retries for ~50 s.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# Timing-based deadlines are meaningless on shared, noisy CI machines.
+settings.register_profile("ci", deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ci")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_pack_like_comfyui(pack_dir: Path):
+    """Import a pack folder exactly as ComfyUI's ``load_custom_node`` does (nodes.py): the module
+    name is the folder's path with '.' replaced by '_x_', loaded from ``__init__.py`` by location,
+    registered in ``sys.modules`` before it runs, with no change to ``sys.path``."""
+    module_path = str(pack_dir)
+    sys_module_name = module_path.replace(".", "_x_")
+    if sys_module_name in sys.modules:
+        return sys.modules[sys_module_name]
+    spec = importlib.util.spec_from_file_location(sys_module_name, os.path.join(module_path, "__init__.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[sys_module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def pack():
+    """The node pack of this checkout, loaded as ComfyUI loads it."""
+    return load_pack_like_comfyui(REPO_ROOT)
+
+
+@pytest.fixture(scope="session")
+def pack_lib(pack):
+    """The library as the pack sees it (a sub-package of the pack module)."""
+    return importlib.import_module(pack.__name__ + ".comfy_editloss.types")

@@ -1,0 +1,468 @@
+"""Embedding losses of seeds 000/001 against plain loops, torch.nn.functional, analytic values and
+float64 gradcheck."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import loop_reference as ref
+import pytest
+import torch
+import torch.nn.functional as F
+
+from comfy_editloss import losses as L
+
+SHAPES = [(3, 5), (2, 4, 5), (2, 2, 3, 4)]
+DTYPES = [torch.float32, torch.float64]
+TOL = {torch.float32: dict(rtol=1e-5, atol=1e-5), torch.float64: dict(rtol=1e-10, atol=1e-10)}
+
+
+def randn(shape, dtype=torch.float64, seed=0, requires_grad=False):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(shape, generator=g, dtype=dtype).requires_grad_(requires_grad)
+
+
+def random_mask(shape, seed=0, dtype=torch.float64):
+    """A soft mask over positions with at least one positive weight per sample."""
+    g = torch.Generator().manual_seed(seed)
+    m = torch.rand(shape, generator=g, dtype=dtype)
+    m = torch.where(m < 0.3, torch.zeros_like(m), m)
+    m.reshape(shape[0], -1)[:, 0] = 0.7
+    return m
+
+
+def negatives_tensor(shape, k, dtype=torch.float64, seed=10, requires_grad=False):
+    return randn((shape[0], k, *shape[1:]), dtype, seed, requires_grad)
+
+
+# Each case: library function, reference, and a builder of (embedding args, other args, kwargs).
+def _pair(shape, dtype):
+    return [randn(shape, dtype, 1, True), randn(shape, dtype, 2, True)], [], {}
+
+
+def _triple(shape, dtype):
+    return [randn(shape, dtype, 1, True), randn(shape, dtype, 2, True), randn(shape, dtype, 3, True)], [], {}
+
+
+def _contrastive(shape, dtype):
+    y = torch.tensor([1.0, 0.0, 0.3][: shape[0]] + [1.0] * max(0, shape[0] - 3), dtype=dtype)
+    return [randn(shape, dtype, 1, True), randn(shape, dtype, 2, True)], [y], {"margin": 3.0}
+
+
+def _multi_negative(shape, dtype):
+    embs = [randn(shape, dtype, 1, True), randn(shape, dtype, 2, True)]
+    return embs, [[randn(shape, dtype, 5, True), randn(shape, dtype, 6, True), randn(shape, dtype, 7, True)]], {}
+
+
+def _info_nce_explicit(shape, dtype):
+    embs = [randn(shape, dtype, 1, True), randn(shape, dtype, 2, True)]
+    return embs, [negatives_tensor(shape, 3, dtype, requires_grad=True)], {"temperature": 0.5}
+
+
+def _info_nce_in_batch(shape, dtype):
+    return [randn(shape, dtype, 1, True), randn(shape, dtype, 2, True)], [], {"temperature": 0.5}
+
+
+CASES = {
+    "feature_match_loss": (L.feature_match_loss, ref.feature_match_loss, _pair, ["l2", "l1", "cos", "euclidean"], "kind"),
+    "loss_geometry_match": (L.loss_geometry_match, ref.loss_geometry_match, _pair, ["l2", "cos"], "kind"),
+    "contrastive_pair_loss": (L.contrastive_pair_loss, ref.contrastive_pair_loss, _contrastive, ["l2", "cos", "l1"], "dist"),
+    "triplet_margin_loss": (L.triplet_margin_loss, ref.triplet_margin_loss, _triple, ["cos", "l2", "euclidean", "l1"], "dist"),
+    "loss_no_edit_identity": (L.loss_no_edit_identity, ref.loss_no_edit_identity, _triple, ["cos", "l2"], "dist"),
+    "loss_overlay_avoidance": (L.loss_overlay_avoidance, ref.loss_overlay_avoidance, _triple, ["cos", "euclidean"], "dist"),
+    "multi_negative_ranking_loss": (L.multi_negative_ranking_loss, ref.multi_negative_ranking_loss, _multi_negative, ["cos", "l2"], "dist"),
+    "info_nce_explicit": (L.info_nce_loss, ref.info_nce_loss, _info_nce_explicit, [True, False], "normalize"),
+    "info_nce_in_batch": (L.info_nce_loss, ref.info_nce_loss, _info_nce_in_batch, [True, False], "normalize"),
+}
+
+
+def _leaves(embs, others):
+    leaves = list(embs)
+    for o in others:
+        if isinstance(o, list):
+            leaves += o
+        elif isinstance(o, torch.Tensor) and o.requires_grad:
+            leaves.append(o)
+    return leaves
+
+
+def _compare(name, shape, dtype, option, agg, reduction, use_weights, use_mask):
+    fn, ref_fn, build, options, option_name = CASES[name]
+    embs, others, kwargs = build(shape, dtype)
+    kwargs = dict(kwargs, agg=agg, reduction=reduction)
+    kwargs[option_name] = option
+    if use_weights:
+        kwargs["weights"] = torch.tensor([0.5, 2.0, 0.0, 1.0][: shape[0]], dtype=dtype)
+    if use_mask:
+        kwargs["mask"] = random_mask(shape[:-1], dtype=dtype)
+    ours = fn(*embs, *others, **kwargs)
+    expected = ref_fn(*embs, *others, **kwargs)
+    assert ours.dtype == dtype
+    assert ours.shape == expected.shape
+    torch.testing.assert_close(ours, expected, **TOL[dtype])
+    leaves = _leaves(embs, others)
+    grads = torch.autograd.grad(ours.sum(), leaves, allow_unused=True)
+    expected_grads = torch.autograd.grad(expected.sum(), leaves, allow_unused=True)
+    for g, e in zip(grads, expected_grads):
+        if e is None:
+            assert g is None or torch.count_nonzero(g) == 0
+        else:
+            torch.testing.assert_close(g, e, **TOL[dtype])
+
+
+@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_matches_plain_loop_over_options(name, dtype, shape):
+    """Every distance option, every agg, with and without mask: values and gradients equal the loop."""
+    options = CASES[name][3]
+    for option, agg, use_mask in itertools.product(options, ["mean", "sum", "max"], [False, True]):
+        _compare(name, shape, dtype, option, agg, "mean", False, use_mask)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("use_weights", [False, True])
+def test_matches_plain_loop_over_reductions(name, reduction, use_weights):
+    option = CASES[name][3][0]
+    for dtype in DTYPES:
+        _compare(name, (3, 4, 5), dtype, option, "mean", reduction, use_weights, True)
+
+
+@pytest.mark.parametrize("neg_agg", ["mean", "max", "sum", "logsumexp"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_multi_negative_neg_agg_matches_loop(neg_agg, dtype):
+    shape = (3, 4, 6)
+    a, p = randn(shape, dtype, 1, True), randn(shape, dtype, 2, True)
+    negs = negatives_tensor(shape, 4, dtype, requires_grad=True)
+    for margin, temperature in [(0.2, 0.05), (1.0, 0.3)]:
+        kw = dict(neg_agg=neg_agg, margin=margin, neg_temperature=temperature)
+        ours = L.multi_negative_ranking_loss(a, p, negs, reduction="none", **kw)
+        expected = ref.multi_negative_ranking_loss(a, p, negs, reduction="none", **kw)
+        torch.testing.assert_close(ours, expected, **TOL[dtype])
+        g = torch.autograd.grad(ours.sum(), [a, negs])
+        e = torch.autograd.grad(expected.sum(), [a, negs])
+        for x, y in zip(g, e):
+            torch.testing.assert_close(x, y, **TOL[dtype])
+
+
+@pytest.mark.parametrize("negatives", ["explicit", "in_batch"])
+@pytest.mark.parametrize("agg", ["mean", "sum", "max"])
+def test_info_nce_symmetric_matches_loop(negatives, agg):
+    shape = (4, 3, 5)
+    a, p = randn(shape, seed=1, requires_grad=True), randn(shape, seed=2, requires_grad=True)
+    negs = [randn(shape, seed=3), randn(shape, seed=4)] if negatives == "explicit" else None
+    mask = random_mask(shape[:-1])
+    kw = dict(temperature=0.2, symmetric=True, agg=agg, mask=mask, reduction="none")
+    torch.testing.assert_close(L.info_nce_loss(a, p, negs, **kw), ref.info_nce_loss(a, p, negs, **kw), **TOL[torch.float64])
+
+
+def test_margin_ranking_on_distances_matches_loop():
+    d_pos = torch.tensor([0.1, 0.9, 0.5, 0.3], dtype=torch.float64, requires_grad=True)
+    d_neg = torch.tensor([0.8, 0.2, 0.5, 0.45], dtype=torch.float64, requires_grad=True)
+    for reduction, weights in itertools.product(["none", "mean", "sum"], [None, [1.0, 2.0, 0.5, 0.0]]):
+        ours = L.margin_ranking_on_distances(d_pos, d_neg, 0.2, reduction, weights)
+        expected = ref.margin_ranking_on_distances(d_pos, d_neg, 0.2, reduction, weights)
+        torch.testing.assert_close(ours, expected)
+
+
+# --------------------------------------------------------------------------------------------
+# Where the definitions coincide with torch.nn.functional
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_triplet_euclidean_equals_functional(dtype):
+    a, p, n = (randn((6, 7), dtype, s, True) for s in (1, 2, 3))
+    for margin in (0.1, 0.5, 2.0):
+        ours = L.triplet_margin_loss(a, p, n, margin=margin, dist="euclidean")
+        theirs = F.triplet_margin_loss(a, p, n, margin=margin, p=2, eps=0.0)
+        torch.testing.assert_close(ours, theirs, **TOL[dtype])
+        g1 = torch.autograd.grad(ours, [a, p, n])
+        g2 = torch.autograd.grad(theirs, [a, p, n])
+        for x, y in zip(g1, g2):
+            torch.testing.assert_close(x, y, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_margin_ranking_equals_functional(dtype):
+    d_pos, d_neg = randn(9, dtype, 1, True), randn(9, dtype, 2, True)
+    for reduction in ("mean", "sum", "none"):
+        ours = L.margin_ranking_on_distances(d_pos, d_neg, margin=0.3, reduction=reduction)
+        theirs = F.margin_ranking_loss(d_neg, d_pos, torch.ones_like(d_pos), margin=0.3, reduction=reduction)
+        torch.testing.assert_close(ours, theirs, **TOL[dtype])
+        gs = torch.autograd.grad(ours.sum(), [d_pos, d_neg])
+        gt = torch.autograd.grad(theirs.sum(), [d_pos, d_neg])
+        for x, y in zip(gs, gt):
+            torch.testing.assert_close(x, y, **TOL[dtype])
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_feature_match_equals_mse_and_l1(shape):
+    pred, target = randn(shape, seed=1, requires_grad=True), randn(shape, seed=2)
+    d = shape[-1]
+    torch.testing.assert_close(L.feature_match_loss(pred, target, "l2"), d * F.mse_loss(pred, target))
+    torch.testing.assert_close(L.feature_match_loss(pred, target, "l1"), d * F.l1_loss(pred, target))
+    g1 = torch.autograd.grad(L.loss_geometry_match(pred, target), pred)[0]
+    g2 = torch.autograd.grad(d * F.mse_loss(pred, target), pred)[0]
+    torch.testing.assert_close(g1, g2)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_cosine_distance_equals_functional(shape):
+    a, b = randn(shape, seed=1, requires_grad=True), randn(shape, seed=2)
+    theirs = (1 - F.cosine_similarity(a, b, dim=-1)).reshape(shape[0], -1).mean(1)
+    torch.testing.assert_close(L.cosine_distance(a, b), theirs)
+    torch.testing.assert_close(L.pair_distance(a, b, "euclidean"), F.pairwise_distance(a, b, eps=0).reshape(shape[0], -1).mean(1))
+
+
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_info_nce_in_batch_equals_clip_style_cross_entropy(symmetric):
+    a, p = randn((8, 16), seed=1, requires_grad=True), randn((8, 16), seed=2, requires_grad=True)
+    t = 0.07
+    logits = F.normalize(a, dim=-1) @ F.normalize(p, dim=-1).T / t
+    labels = torch.arange(8)
+    theirs = F.cross_entropy(logits, labels)
+    if symmetric:
+        theirs = 0.5 * (theirs + F.cross_entropy(logits.T, labels))
+    ours = L.info_nce_loss(a, p, temperature=t, symmetric=symmetric)
+    torch.testing.assert_close(ours, theirs)
+    for x, y in zip(torch.autograd.grad(ours, [a, p]), torch.autograd.grad(theirs, [a, p])):
+        torch.testing.assert_close(x, y)
+
+
+def test_info_nce_explicit_equals_cross_entropy():
+    a, p = randn((5, 8), seed=1, requires_grad=True), randn((5, 8), seed=2)
+    negs = negatives_tensor((5, 8), 3)
+    logits = torch.cat([F.cosine_similarity(a, p, dim=-1)[:, None], F.cosine_similarity(a[:, None], negs, dim=-1)], 1) / 0.1
+    theirs = F.cross_entropy(logits, torch.zeros(5, dtype=torch.long))
+    torch.testing.assert_close(L.info_nce_loss(a, p, negs, temperature=0.1), theirs)
+
+
+def test_info_nce_patch_mean_is_cosine_of_flattened_normalised_tokens():
+    """The documented patch logit: mean over aligned tokens = flattened token-normalised dot / P."""
+    a, p = randn((4, 6, 5), seed=1), randn((4, 6, 5), seed=2)
+    flat_a, flat_p = F.normalize(a, dim=-1).flatten(1), F.normalize(p, dim=-1).flatten(1)
+    logits = flat_a @ flat_p.T / 6 / 0.5
+    theirs = F.cross_entropy(logits, torch.arange(4))
+    torch.testing.assert_close(L.info_nce_loss(a, p, temperature=0.5), theirs)
+
+
+# --------------------------------------------------------------------------------------------
+# float64 gradcheck
+# --------------------------------------------------------------------------------------------
+
+GRADCHECK = [
+    ("pair_distance cos", lambda a, b, c: L.pair_distance(a, b, "cos")),
+    ("pair_distance l2 max", lambda a, b, c: L.pair_distance(a, b, "l2", agg="max")),
+    ("l2_distance unsquared", lambda a, b, c: L.l2_distance(a, b, squared=False)),
+    ("cosine_distance dot", lambda a, b, c: L.cosine_distance(a, b, normalize=False, agg="sum")),
+    ("feature_match l1", lambda a, b, c: L.feature_match_loss(a, b, "l1")),
+    ("feature_match euclidean masked", lambda a, b, c: L.feature_match_loss(a, b, "euclidean", mask=random_mask(a.shape[:-1]))),
+    ("geometry l2", lambda a, b, c: L.loss_geometry_match(a, b, reduction="sum")),
+    ("contrastive", lambda a, b, c: L.contrastive_pair_loss(a, b, torch.tensor([1.0, 0.0, 0.5]), margin=4.0)),
+    ("triplet l2", lambda a, b, c: L.triplet_margin_loss(a, b, c, margin=2.0, dist="l2")),
+    ("no_edit cos", lambda a, b, c: L.loss_no_edit_identity(a, b, c, margin=1.0)),
+    ("overlay cos masked", lambda a, b, c: L.loss_overlay_avoidance(a, b, c, margin=1.0, mask=random_mask(a.shape[:-1]))),
+    ("multi-negative logsumexp", lambda a, b, c: L.multi_negative_ranking_loss(a, b, [c, b + c], margin=1.0, neg_agg="logsumexp", neg_temperature=0.3)),
+    ("info_nce explicit", lambda a, b, c: L.info_nce_loss(a, b, [c], temperature=0.5, symmetric=True)),
+    ("info_nce in-batch", lambda a, b, c: L.info_nce_loss(a, b, temperature=0.5, mask=random_mask(a.shape[:-1]))),
+    ("info_nce in-batch max", lambda a, b, c: L.info_nce_loss(a, b, temperature=0.5, agg="max")),
+]
+
+
+@pytest.mark.parametrize("name,fn", GRADCHECK, ids=[g[0] for g in GRADCHECK])
+def test_gradcheck_float64(name, fn):
+    inputs = tuple(randn((3, 2, 4), torch.float64, s, True) for s in (1, 2, 3))
+    assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-5)
+
+
+def test_gradcheck_margin_ranking_and_reductions():
+    d_pos = randn(5, seed=1, requires_grad=True)
+    d_neg = randn(5, seed=2, requires_grad=True)
+    weights = torch.tensor([1.0, 0.5, 2.0, 0.0, 1.0], dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda p, n: L.margin_ranking_on_distances(p, n, 0.5, weights=weights), (d_pos, d_neg))
+    x = randn((3, 4), seed=3, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v: L.apply_reduction(L.reduce_over_nonbatch(v, "mean", random_mask((3, 4))), "sum"), (x,))
+
+
+# --------------------------------------------------------------------------------------------
+# Analytic values
+# --------------------------------------------------------------------------------------------
+
+
+def test_identical_inputs_give_zero_distance_and_zero_match():
+    a = randn((2, 3, 4))
+    for dist in L.DISTANCES:
+        torch.testing.assert_close(L.pair_distance(a, a.clone(), dist), torch.zeros(2, dtype=a.dtype), atol=1e-12, rtol=0)
+    assert L.loss_geometry_match(a, a.clone()).item() == 0.0
+
+
+def test_orthogonal_and_opposite_vectors():
+    e1, e2 = torch.tensor([[1.0, 0.0, 0.0]]), torch.tensor([[0.0, 3.0, 0.0]])
+    assert L.cosine_distance(e1, e2).item() == pytest.approx(1.0)
+    assert L.cosine_distance(e1, -e1).item() == pytest.approx(2.0)
+    assert L.l2_distance(e1, e2).item() == pytest.approx(10.0)
+    assert L.l2_distance(e1, e2, squared=False).item() == pytest.approx(math.sqrt(10.0))
+    assert L.pair_distance(e1, e2, "l1").item() == pytest.approx(4.0)
+
+
+def test_task_losses_on_the_three_failure_modes():
+    """With global embeddings: a correct edit costs 0, an unchanged source and an overlay cost."""
+    src = torch.tensor([[1.0, 0.0, 0.0]])
+    gt = torch.tensor([[0.0, 1.0, 0.0]])
+    overlay = F.normalize(src + gt, dim=-1)
+    assert L.loss_no_edit_identity(gt, gt, src).item() == 0.0
+    # pred == src: d(src, gt) = 1, d(src, src) = 0 -> 1 + margin
+    assert L.loss_no_edit_identity(src, gt, src, margin=0.2).item() == pytest.approx(1.2)
+    assert L.loss_overlay_avoidance(gt, gt, overlay, margin=0.2).item() == 0.0
+    # pred == overlay: d(ov, gt) = 1 - 1/sqrt(2), d(ov, ov) = 0
+    assert L.loss_overlay_avoidance(overlay, gt, overlay, margin=0.2).item() == pytest.approx(1 - 2**-0.5 + 0.2)
+
+
+def test_contrastive_analytic():
+    z1 = torch.tensor([[0.0, 0.0], [0.0, 0.0]])
+    z2 = torch.tensor([[3.0, 4.0], [0.3, 0.4]])  # distances 5 and 0.5
+    per = L.contrastive_pair_loss(z1, z2, torch.tensor([1, 0]), margin=1.0, reduction="none")
+    torch.testing.assert_close(per, torch.tensor([0.5 * 25.0, 0.5 * 0.25]))
+
+
+def test_info_nce_uniform_logits_give_log_of_candidates():
+    a = torch.tensor([[1.0, 0.0]])
+    negs = [torch.tensor([[1.0, 0.0]])] * 3  # every candidate equally similar
+    assert L.info_nce_loss(a, a, negs).item() == pytest.approx(math.log(4))
+
+
+def test_neg_agg_logsumexp_lies_between_mean_and_max_and_is_zero_when_satisfied():
+    a, p = randn((4, 5), seed=1), randn((4, 5), seed=2)
+    negs = negatives_tensor((4, 5), 5)
+    kw = dict(reduction="none", margin=1.0)
+    mean = L.multi_negative_ranking_loss(a, p, negs, neg_agg="mean", **kw)
+    top = L.multi_negative_ranking_loss(a, p, negs, neg_agg="max", **kw)
+    for t in (0.01, 0.1, 1.0, 10.0):
+        smooth = L.multi_negative_ranking_loss(a, p, negs, neg_agg="logsumexp", neg_temperature=t, **kw)
+        assert torch.all(smooth >= mean - 1e-12) and torch.all(smooth <= top + 1e-12)
+    torch.testing.assert_close(L.multi_negative_ranking_loss(a, p, negs, neg_agg="logsumexp", neg_temperature=1e-3, **kw), top, atol=1e-2, rtol=0)
+    far = -p.unsqueeze(1).expand_as(negs)  # every negative opposite to the positive: all hinges 0
+    assert L.multi_negative_ranking_loss(p, p, far, neg_agg="logsumexp", margin=0.2).item() == 0.0
+
+
+def test_logsumexp_gives_every_violated_negative_a_gradient_unlike_max():
+    a, p = randn((1, 6), seed=1, requires_grad=True), randn((1, 6), seed=2)
+    negs = [a.detach() + 0.01 * randn((1, 6), seed=s) for s in (3, 4, 5)]
+    negs = [n.requires_grad_() for n in negs]
+    L.multi_negative_ranking_loss(a, p, negs, neg_agg="max", margin=1.0).backward()
+    assert sum(int(n.grad.abs().sum() > 0) for n in negs) == 1
+    for n in negs:
+        n.grad = None
+    L.multi_negative_ranking_loss(a, p, negs, neg_agg="logsumexp", margin=1.0).backward()
+    assert all(n.grad.abs().sum() > 0 for n in negs)
+
+
+def test_weights_and_all_zero_weights():
+    per = torch.tensor([1.0, 3.0, 5.0], requires_grad=True)
+    assert L.apply_reduction(per, "mean", torch.tensor([1.0, 1.0, 2.0])).item() == pytest.approx((1 + 3 + 10) / 4)
+    assert L.apply_reduction(per, "sum", [1.0, 0.0, 2.0]).item() == pytest.approx(11.0)
+    zero = L.apply_reduction(per, "mean", torch.zeros(3))
+    assert zero.item() == 0.0
+    zero.backward()
+    assert torch.all(per.grad == 0)
+
+
+def test_mask_is_area_normalised_not_diluted():
+    """A mask picks the region: same value whether the region is 1 or 10 patches of equal distance."""
+    a = torch.zeros(1, 10, 3)
+    b = torch.zeros(1, 10, 3)
+    b[0, :, 0] = 2.0  # every patch at squared distance 4
+    small = torch.zeros(1, 10)
+    small[0, 3] = 1.0
+    assert L.loss_geometry_match(a, b, mask=small).item() == pytest.approx(4.0)
+    assert L.loss_geometry_match(a, b, mask=torch.ones(1, 10)).item() == pytest.approx(4.0)
+    b[0, 5:, 0] = 0.0  # half the patches now match
+    assert L.loss_geometry_match(a, b).item() == pytest.approx(2.0)
+    assert L.loss_geometry_match(a, b, mask=small).item() == pytest.approx(4.0)
+
+
+# --------------------------------------------------------------------------------------------
+# dtypes, autocast, zero vectors
+# --------------------------------------------------------------------------------------------
+
+TASK_CALLS = [
+    ("no_edit", lambda a, b, c: L.loss_no_edit_identity(a, b, c)),
+    ("geometry", lambda a, b, c: L.loss_geometry_match(a, b)),
+    ("overlay", lambda a, b, c: L.loss_overlay_avoidance(a, b, c)),
+    ("info_nce", lambda a, b, c: L.info_nce_loss(a, b, [c])),
+    ("info_nce in-batch", lambda a, b, c: L.info_nce_loss(a, b)),
+    ("multi_negative", lambda a, b, c: L.multi_negative_ranking_loss(a, b, [c, b], neg_agg="logsumexp")),
+    ("contrastive", lambda a, b, c: L.contrastive_pair_loss(a, b, torch.tensor([1.0, 0.0, 1.0, 0.0]))),
+    ("pair_distance", lambda a, b, c: L.pair_distance(a, b)),
+]
+
+
+@pytest.mark.parametrize("half", [torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("name,fn", TASK_CALLS, ids=[t[0] for t in TASK_CALLS])
+def test_half_inputs_computed_in_float32_returned_in_input_dtype(half, name, fn):
+    full = [randn((4, 16, 32), torch.float32, s) for s in (1, 2, 3)]
+    halves = [x.to(half) for x in full]
+    out = fn(*halves)
+    assert out.dtype == half
+    # The reference: the same half-rounded values, computed in float32.
+    expected = fn(*(x.float() for x in halves))
+    torch.testing.assert_close(out.float(), expected.to(half).float(), rtol=0, atol=0)
+    leaf = halves[0].clone().requires_grad_()
+    fn(leaf, *halves[1:]).sum().backward()
+    assert leaf.grad.dtype == half and torch.isfinite(leaf.grad.float()).all()
+
+
+@pytest.mark.parametrize("name,fn", TASK_CALLS, ids=[t[0] for t in TASK_CALLS])
+def test_autocast_does_not_lower_precision(name, fn):
+    inputs = [randn((4, 16, 32), torch.float32, s) for s in (1, 2, 3)]
+    expected = fn(*inputs)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = fn(*inputs)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name,fn", TASK_CALLS, ids=[t[0] for t in TASK_CALLS])
+def test_zero_vectors_give_finite_values_and_gradients(name, fn):
+    a = torch.zeros(4, 3, 8, requires_grad=True)
+    b = randn((4, 3, 8), torch.float32, 2)
+    b[:, 0] = 0.0
+    b.requires_grad_()
+    c = torch.zeros(4, 3, 8, requires_grad=True)
+    out = fn(a, b, c)
+    assert torch.isfinite(out).all()
+    out.sum().backward()
+    assert torch.isfinite(a.grad).all() and torch.isfinite(b.grad).all()
+    assert c.grad is None or torch.isfinite(c.grad).all()
+
+
+def test_cosine_distance_of_zero_vector_is_one():
+    assert L.cosine_distance(torch.zeros(1, 4), torch.ones(1, 4)).item() == 1.0
+
+
+def test_nan_input_propagates_but_does_not_appear_otherwise():
+    a, b = randn((2, 3, 4)), randn((2, 3, 4))
+    a[0, 1, 2] = float("nan")
+    out = L.feature_match_loss(a, b, reduction="none")
+    assert torch.isnan(out[0]) and torch.isfinite(out[1])
+
+
+def test_inputs_are_not_modified():
+    a, b, c = (randn((3, 4, 5), seed=s) for s in (1, 2, 3))
+    copies = [x.clone() for x in (a, b, c)]
+    mask = random_mask((3, 4))
+    mask_copy = mask.clone()
+    for _, fn in TASK_CALLS[:6]:
+        fn(a, b, c)
+    L.loss_geometry_match(a, b, mask=mask)
+    for x, y in zip((a, b, c, mask), copies + [mask_copy]):
+        assert torch.equal(x, y)
+
+
+def test_module_free_functions_work_under_inference_mode():
+    with torch.inference_mode():
+        out = L.loss_no_edit_identity(randn((2, 4)), randn((2, 4), seed=1), randn((2, 4), seed=2), reduction="none")
+    assert out.shape == (2,)
