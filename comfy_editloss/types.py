@@ -1,0 +1,86 @@
+"""Data types that the ComfyUI nodes pass between each other (``EDITLOSS_*`` socket types).
+
+They live in the library, not in ``nodes/``, so that training scripts, the headless runner and
+report code can build and read them without ComfyUI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from ._checks import check_embedding, check_float_tensor
+
+EMBEDDING_TYPE = "EDITLOSS_EMBEDDING"
+SCORES_TYPE = "EDITLOSS_SCORES"
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """An ``EDITLOSS_EMBEDDING``: features of a batch of images.
+
+    Attributes:
+        tensor: ``[B, D]`` (global) or ``[B, h, w, D]`` (a grid of patch/latent features, row-major
+            over the image) or any ``[B, ..., D]``.
+        encoder: what made it (e.g. ``"vae_latent"``), shown in reports and error messages.
+        normalized: whether every feature vector is already unit-norm.
+    """
+
+    tensor: torch.Tensor
+    encoder: str = "unknown"
+    normalized: bool = False
+
+    def __post_init__(self) -> None:
+        check_embedding(self.tensor, "Embedding.tensor")
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.tensor.shape[0])
+
+    @property
+    def grid(self) -> tuple[int, int] | None:
+        """``(h, w)`` for a grid embedding ``[B, h, w, D]``, else None."""
+        if self.tensor.dim() == 4:
+            return int(self.tensor.shape[1]), int(self.tensor.shape[2])
+        return None
+
+    def __repr__(self) -> str:
+        return (
+            f"Embedding(encoder={self.encoder!r}, shape={tuple(self.tensor.shape)}, "
+            f"dtype={self.tensor.dtype}, device={self.tensor.device}, normalized={self.normalized})"
+        )
+
+
+@dataclass(frozen=True)
+class Scores:
+    """An ``EDITLOSS_SCORES``: one number per sample (generation), with its meaning.
+
+    Attributes:
+        name: short column name, e.g. ``"no_edit_identity"``.
+        values: float32 ``[B]`` on the CPU.
+        lower_is_better: how a report should rank the samples.
+        details: the settings that produced the values (margin, distance, encoder...).
+    """
+
+    name: str
+    values: torch.Tensor
+    lower_is_better: bool = True
+    details: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_float_tensor(self.values, "Scores.values")
+        if self.values.dim() != 1:
+            raise ValueError(f"Scores.values must have shape [B], got {tuple(self.values.shape)}")
+        object.__setattr__(self, "values", self.values.detach().to("cpu", torch.float32))
+
+    def __len__(self) -> int:
+        return int(self.values.shape[0])
+
+    def tolist(self) -> list[float]:
+        return [float(v) for v in self.values]
+
+    def __str__(self) -> str:
+        order = "lower is better" if self.lower_is_better else "higher is better"
+        values = ", ".join(f"{v:.6g}" for v in self.tolist())
+        return f"{self.name} ({order}): [{values}]"
