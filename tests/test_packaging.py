@@ -1,0 +1,64 @@
+"""Packaging: requirements, pyproject, the README's commands and node table, CI."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+README = (REPO_ROOT / "README.md").read_text()
+
+
+def _requirement_names(lines):
+    return sorted(re.split(r"[ <>=!~;\[]", line.strip(), maxsplit=1)[0].lower() for line in lines)
+
+
+def _pyproject():
+    return tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+
+
+def test_requirements_txt_equals_pyproject_dependencies():
+    lines = [l.split("#")[0].strip() for l in (REPO_ROOT / "requirements.txt").read_text().splitlines()]
+    requirements = sorted(l for l in lines if l)
+    assert requirements == sorted(_pyproject()["project"]["dependencies"])
+
+
+def test_torch_is_only_in_the_test_extra():
+    project = _pyproject()["project"]
+    assert not {"torch", "torchvision"} & set(_requirement_names(project["dependencies"]))
+    assert {"torch", "torchvision", "pytest", "hypothesis"} <= set(_requirement_names(project["optional-dependencies"]["test"]))
+
+
+def test_comfy_registry_table():
+    comfy = _pyproject()["tool"]["comfy"]
+    assert set(comfy) >= {"PublisherId", "DisplayName", "Icon"}
+    assert comfy["DisplayName"]
+    name = _pyproject()["project"]["name"]
+    assert re.fullmatch(r"[a-z][a-z0-9]*(?:[-_.][a-z0-9]+)*", name) and "comfyui" not in name.lower()
+
+
+def _code_blocks(text):
+    return re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+
+
+def test_readme_shows_the_two_commands_and_ci_runs_the_test_command():
+    commands = [line for block in _code_blocks(README) for line in block.splitlines()]
+    main_job = "python3 -m pip install torch==2.14.1 torchvision==0.29.1 -e . && python3 -m comfy_editloss demo"
+    tests = 'python3 -m pip install torch==2.14.1 torchvision==0.29.1 -e ".[test]" && python3 -m pytest tests'
+    assert main_job in commands and tests in commands
+    ci = (REPO_ROOT / ".ci" / "run").read_text()
+    install, run = tests.split(" && ")
+    assert f"\n{install}\n{run}\n" in ci
+
+
+def test_readme_node_table_lists_every_node(pack):
+    rows = dict(re.findall(r"^\| `(EditLoss\w+)` \| ([^|]+?) \|", README, flags=re.M))
+    assert rows == pack.NODE_DISPLAY_NAME_MAPPINGS
+
+
+def test_readme_demo_output_is_what_the_demo_prints():
+    from comfy_editloss.demo import format_table, make_scene, score_scene
+
+    table = format_table(score_scene(make_scene(seed=0)))
+    assert table in README
