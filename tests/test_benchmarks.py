@@ -1,0 +1,21 @@
+"""The benchmark scripts run (no timing is asserted: these machines are shared and noisy)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def test_embedding_loss_benchmark_runs_and_its_references_agree():
+    # The script asserts that ours, the torch.nn.functional form and the loop give the same value.
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_embedding_losses.py"), "--small", "--repeat", "1"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line for line in proc.stdout.splitlines() if line.startswith(("loss_", "info_nce", "multi_negative"))]
+    assert len(rows) == 6
+    assert "worst ours/F ratio:" in proc.stdout
