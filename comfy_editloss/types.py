@@ -1,7 +1,8 @@
 """Data types that the ComfyUI nodes pass between each other (``EDITLOSS_*`` socket types).
 
 They live in the library, not in ``nodes/``, so that training scripts, the headless runner and
-report code can build and read them without ComfyUI.
+report code can build and read them without ComfyUI. They compare by identity (``eq=False``): an
+elementwise tensor comparison has no single truth value.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ EMBEDDING_TYPE = "EDITLOSS_EMBEDDING"
 SCORES_TYPE = "EDITLOSS_SCORES"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Embedding:
     """An ``EDITLOSS_EMBEDDING``: features of a batch of images.
 
@@ -52,7 +53,7 @@ class Embedding:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Scores:
     """An ``EDITLOSS_SCORES``: one number per sample (generation), with its meaning.
 

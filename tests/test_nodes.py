@@ -246,3 +246,9 @@ def test_scores_and_embedding_types(pack_lib):
     with pytest.raises(ValueError, match=r"^Embedding\.tensor must have shape \[B, D\]"):
         pack_lib.Embedding(torch.zeros(4))
     assert "shape=(2, 3, 4, 5)" in repr(pack_lib.Embedding(torch.zeros(2, 3, 4, 5), encoder="dinov2"))
+
+
+def test_types_compare_by_identity(pack_lib):
+    a = pack_lib.Embedding(torch.zeros(2, 3))
+    b = pack_lib.Embedding(torch.zeros(2, 3))
+    assert a == a and a != b  # no "ambiguous truth value" error from comparing tensors
