@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from comfy_editloss import losses as L
 
-CORE_CATALOGUE = Path(__file__).parent / "data" / "comfyui" / "object_info.json"
+CORE_CATALOGUE = Path(__file__).resolve().parents[1] / "comfy_editloss" / "graph" / "data" / "object_info.json"
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN"}
 
 
