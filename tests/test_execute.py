@@ -1,0 +1,254 @@
+"""The runner's execution semantics, on small hand-made node classes."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import torch
+
+from comfy_editloss.graph.catalogue import Catalogue
+from comfy_editloss.graph.execute import Interrupted, NodeExecutionError, NotRunnableError, Runner, check_output, describe_value
+from comfy_editloss.graph.validate import PromptValidationError
+
+CALLS: list[str] = []
+
+
+def _node(name, inputs, outputs, function, output_node=False, **extra):
+    def INPUT_TYPES(cls):
+        return inputs
+
+    attributes = {"INPUT_TYPES": classmethod(INPUT_TYPES), "RETURN_TYPES": outputs, "FUNCTION": "run", "CATEGORY": "test",
+                  "OUTPUT_NODE": output_node, "run": function, **extra}
+    return type(name, (), attributes)
+
+
+def _const(self, value):
+    CALLS.append(f"Const({value})")
+    return (float(value),)
+
+
+def _add(self, a, b):
+    CALLS.append("Add")
+    return (a + b,)
+
+
+def _show(self, value, unique_id=None):
+    CALLS.append("Show")
+    return {"ui": {"text": [f"{unique_id}={value}"]}, "result": (value,)}
+
+
+def _split(self, count):
+    return ([float(i) for i in range(count)],)
+
+
+def _total(self, values):
+    return (float(sum(values)),)
+
+
+def _double(self, value):
+    return (value * 2,)
+
+
+def _fail(self, value):
+    raise ValueError("this node always fails")
+
+
+def _image(self, value):
+    return (torch.full((1, 4, 4, 3), value),)
+
+
+def _mutate(self, image):
+    image.add_(1)
+    return (image,)
+
+
+def _counter(self, seed):
+    CALLS.append(f"Counter({seed})")
+    return (float(seed),)
+
+
+CLASSES = {
+    "TConst": _node("TConst", {"required": {"value": ("FLOAT", {"default": 1.0, "min": -10.0, "max": 10.0})}}, ("FLOAT",), _const),
+    "TAdd": _node("TAdd", {"required": {"a": ("FLOAT", {"forceInput": True}), "b": ("FLOAT", {"forceInput": True})}}, ("FLOAT",), _add),
+    "TShow": _node("TShow", {"required": {"value": ("*", {})}, "hidden": {"unique_id": "UNIQUE_ID"}}, ("*",), _show, output_node=True),
+    "TSplit": _node("TSplit", {"required": {"count": ("INT", {"default": 3, "min": 0, "max": 100})}}, ("FLOAT",), _split, OUTPUT_IS_LIST=(True,)),
+    "TTotal": _node("TTotal", {"required": {"values": ("FLOAT", {"forceInput": True})}}, ("FLOAT",), _total, INPUT_IS_LIST=True),
+    "TDouble": _node("TDouble", {"required": {"value": ("FLOAT", {"forceInput": True})}}, ("FLOAT",), _double),
+    "TFail": _node("TFail", {"required": {"value": ("FLOAT", {"forceInput": True})}}, ("FLOAT",), _fail),
+    "TImage": _node("TImage", {"required": {"value": ("FLOAT", {"default": 0.5, "min": -10.0, "max": 10.0})}}, ("IMAGE",), _image),
+    "TMutate": _node("TMutate", {"required": {"image": ("IMAGE", {})}}, ("IMAGE",), _mutate),
+    "TCounter": _node("TCounter", {"required": {"seed": ("INT", {"default": 0, "min": 0, "max": 100})}}, ("FLOAT",), _counter,
+                      IS_CHANGED=classmethod(lambda cls, seed: float("nan") if seed == 99 else seed)),
+}
+
+
+@pytest.fixture
+def runner():
+    CALLS.clear()
+    return Runner(CLASSES, Catalogue.core().with_classes(CLASSES))
+
+
+def const(v):
+    return {"class_type": "TConst", "inputs": {"value": v}}
+
+
+def test_only_ancestors_of_output_nodes_run_in_a_deterministic_order(runner):
+    prompt = {
+        "10": const(2.0),
+        "2": const(3.0),
+        "3": {"class_type": "TAdd", "inputs": {"a": ["10", 0], "b": ["2", 0]}},
+        "4": {"class_type": "TShow", "inputs": {"value": ["3", 0]}},
+        "5": const(7.0),  # feeds nothing that is shown: never runs
+    }
+    result = runner.run(prompt)
+    assert result.executed == ["2", "10", "3", "4"]
+    assert CALLS == ["Const(3.0)", "Const(2.0)", "Add", "Show"]
+    assert result.ui == {"4": {"text": ["4=5.0"]}}  # the hidden UNIQUE_ID was filled in
+    assert result.output("4") == 5.0 and "5" not in result.outputs
+    only_five = runner.run(prompt, targets=["5"])
+    assert only_five.executed == ["5"]
+
+
+def test_nodes_run_under_inference_mode(runner):
+    seen = {}
+
+    def spy(self, value):
+        seen["inference"] = torch.is_inference_mode_enabled()
+        return (value,)
+
+    classes = {**CLASSES, "TSpy": _node("TSpy", {"required": {"value": ("FLOAT", {"forceInput": True})}}, ("FLOAT",), spy)}
+    Runner(classes, Catalogue.core().with_classes(classes)).run(
+        {"1": const(1.0), "2": {"class_type": "TSpy", "inputs": {"value": ["1", 0]}}, "3": {"class_type": "TShow", "inputs": {"value": ["2", 0]}}}
+    )
+    assert seen == {"inference": True}
+
+
+def test_output_is_list_and_input_is_list_mapping(runner):
+    prompt = {
+        "1": {"class_type": "TSplit", "inputs": {"count": 4}},
+        "2": {"class_type": "TDouble", "inputs": {"value": ["1", 0]}},  # runs once per item
+        "3": {"class_type": "TTotal", "inputs": {"values": ["2", 0]}},  # sees the whole list
+        "4": {"class_type": "TShow", "inputs": {"value": ["3", 0]}},
+        "5": {"class_type": "TShow", "inputs": {"value": ["2", 0]}},
+    }
+    result = runner.run(prompt)
+    assert result.outputs["1"] == ([0.0, 1.0, 2.0, 3.0],)
+    assert result.outputs["2"] == ([0.0, 2.0, 4.0, 6.0],)
+    assert result.output("3") == 12.0
+    assert result.ui["5"] == {"text": ["5=0.0", "5=2.0", "5=4.0", "5=6.0"]}  # ui of every call, merged
+
+
+def test_unchanged_nodes_are_cached_across_runs_and_is_changed_is_honoured(runner):
+    prompt = {"1": {"class_type": "TCounter", "inputs": {"seed": 5}}, "2": const(1.0),
+              "3": {"class_type": "TAdd", "inputs": {"a": ["1", 0], "b": ["2", 0]}}, "4": {"class_type": "TShow", "inputs": {"value": ["3", 0]}}}
+    first = runner.run(prompt)
+    assert first.executed == ["1", "2", "3", "4"] and first.cached == []
+    again = runner.run(prompt)
+    assert again.executed == [] and again.cached == ["1", "2", "3", "4"]
+    assert again.ui == first.ui and again.output("3") == 6.0
+    prompt["2"] = const(2.0)  # only what depends on the change runs again
+    changed = runner.run(prompt)
+    assert changed.executed == ["2", "3", "4"] and changed.cached == ["1"]
+    prompt["1"]["inputs"]["seed"] = 99  # IS_CHANGED returns NaN: never cached
+    assert "1" in runner.run(prompt).executed and "1" in runner.run(prompt).executed
+
+
+def test_the_first_failing_node_is_reported_with_its_inputs(runner):
+    prompt = {"1": {"class_type": "TImage", "inputs": {"value": 0.25}}, "2": const(1.5),
+              "3": {"class_type": "TFail", "inputs": {"value": ["2", 0]}}, "4": {"class_type": "TShow", "inputs": {"value": ["3", 0]}},
+              "5": {"class_type": "TShow", "inputs": {"value": ["1", 0]}}}
+    with pytest.raises(NodeExecutionError) as info:
+        runner.run(prompt, source="graph.json")
+    error = info.value
+    assert (error.node_id, error.class_type) == ("3", "TFail")
+    assert isinstance(error.error, ValueError)
+    assert str(error) == "graph.json: node 3 (TFail) failed: ValueError: this node always fails\n    value: 1.5"
+    assert CALLS == ["Const(1.5)"]  # nodes 1 and 2 ran (TImage records no call); 4 and 5 never did
+
+
+def test_contracts_of_outputs_are_checked(runner):
+    def bad_image(self, value):
+        return (torch.zeros(1, 4, 4, 4),)
+
+    def bad_float(self, value):
+        return (torch.tensor(1.0),)
+
+    def bright(self, value):
+        return (torch.full((1, 2, 2, 3), 1.5),)
+
+    classes = {**CLASSES,
+               "TBadImage": _node("TBadImage", {"required": {"value": ("FLOAT", {"default": 0.0})}}, ("IMAGE",), bad_image),
+               "TBadFloat": _node("TBadFloat", {"required": {"value": ("FLOAT", {"default": 0.0})}}, ("FLOAT",), bad_float),
+               "TBright": _node("TBright", {"required": {"value": ("FLOAT", {"default": 0.0})}}, ("IMAGE",), bright)}
+    run = Runner(classes, Catalogue.core().with_classes(classes), range_checked={"TBright"})
+
+    def show(class_type):
+        return {"1": {"class_type": class_type, "inputs": {"value": 0.0}}, "2": {"class_type": "TShow", "inputs": {"value": ["1", 0]}}}
+
+    with pytest.raises(NodeExecutionError, match=r"node 1 \(TBadImage\) failed: output 0 \(IMAGE\): IMAGE must be a float32 tensor \[B,H,W,3\] on the CPU, got tensor torch.float32 \[1, 4, 4, 4\] on cpu"):
+        run.run(show("TBadImage"))
+    with pytest.raises(NodeExecutionError, match=r"output 0 \(FLOAT\): FLOAT must be a Python float, got tensor torch.float32 \[\] on cpu"):
+        run.run(show("TBadFloat"))
+    with pytest.raises(NodeExecutionError, match=r"IMAGE values must be in \[0, 1\], got \[1.5, 1.5\]"):
+        run.run(show("TBright"))
+    relaxed = Runner(classes, Catalogue.core().with_classes(classes), range_checked=set())
+    assert relaxed.run(show("TBright")).output("1").max() == 1.5  # ranges only for the listed types
+
+
+def test_in_place_modification_of_an_input_is_caught(runner):
+    prompt = {"1": {"class_type": "TImage", "inputs": {"value": 0.0}}, "2": {"class_type": "TMutate", "inputs": {"image": ["1", 0]}},
+              "3": {"class_type": "TShow", "inputs": {"value": ["2", 0]}}}
+    with pytest.raises(NodeExecutionError, match=r"^<prompt>: node 2 \(TMutate\) failed: modified its input 'image' in place"):
+        runner.run(prompt)
+
+
+def test_check_output_contracts():
+    assert check_output("MASK", torch.zeros(1, 4, 4)) is None
+    assert check_output("MASK", torch.zeros(4, 4)).startswith("MASK must be a float32 tensor [B,H,W]")
+    assert check_output("INT", True).startswith("INT must be a Python int")
+    assert check_output("LATENT", {"samples": torch.zeros(1, 4, 2, 2)}) is None
+    assert describe_value([torch.zeros(2, 3)]) == "tensor torch.float32 [2, 3] on cpu"
+
+
+def test_injected_outputs_replace_nodes_that_cannot_run(runner):
+    prompt = {"1": {"class_type": "KSampler", "inputs": {"seed": 1}}, "2": {"class_type": "TShow", "inputs": {"value": ["1", 0]}},
+              "3": const(2.0), "4": {"class_type": "TShow", "inputs": {"value": ["3", 0]}}}
+    with pytest.raises(PromptValidationError):
+        runner.run(prompt)  # the KSampler is incomplete, and it would have to run
+    latent = {"samples": torch.zeros(1, 4, 8, 8)}
+    result = runner.run(prompt, inject={("1", 0): latent})
+    assert result.output("2") is latent and "1" not in result.executed
+    runnable = {"1": {"class_type": "LatentUpscale", "inputs": {"samples": ["5", 0], "upscale_method": "bilinear", "width": 64, "height": 64, "crop": "disabled"}},
+                "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
+                "2": {"class_type": "TShow", "inputs": {"value": ["1", 0]}}}
+    with pytest.raises(NotRunnableError, match=r"^<prompt>: node\(s\) 5 \(EmptyLatentImage\), 1 \(LatentUpscale\) cannot run here"):
+        runner.run(runnable)
+    with pytest.raises(NodeExecutionError, match=r"input 'value' needs output 1 of node 1, which was not injected"):
+        runner.run({"1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "m.safetensors"}},
+                    "2": {"class_type": "TShow", "inputs": {"value": ["1", 1]}}}, inject={("1", 0): "model"})
+    with pytest.raises(NodeExecutionError, match=r"injected output 0: LATENT must be a dict with a 'samples' tensor"):
+        runner.run(prompt, inject={("1", 0): torch.zeros(1)})
+
+
+def test_interrupt_stops_before_the_next_node(runner):
+    started = threading.Event()
+
+    def slow(self, value):
+        started.set()
+        runner.interrupt()  # as if a user pressed Ctrl-C during this node
+        return (value,)
+
+    classes = {**CLASSES, "TSlow": _node("TSlow", {"required": {"value": ("FLOAT", {"default": 0.0})}}, ("FLOAT",), slow)}
+    runner = Runner(classes, Catalogue.core().with_classes(classes))
+    prompt = {"1": {"class_type": "TSlow", "inputs": {"value": 1.0}}, "2": {"class_type": "TDouble", "inputs": {"value": ["1", 0]}},
+              "3": {"class_type": "TShow", "inputs": {"value": ["2", 0]}}}
+    with pytest.raises(Interrupted, match=r"interrupted before node 2 \(TDouble\)"):
+        runner.run(prompt)
+    assert started.is_set()
+
+
+def test_validation_failures_stop_the_run_before_anything_executes(runner):
+    with pytest.raises(PromptValidationError) as info:
+        runner.run({"1": const(11.0), "2": {"class_type": "TShow", "inputs": {"value": ["1", 0]}}})
+    assert [i.kind for i in info.value.issues] == ["value_bigger_than_max"] and CALLS == []
