@@ -1,4 +1,8 @@
-"""Command line: ``python -m comfy_editloss COMMAND``."""
+"""Command line: ``python -m comfy_editloss COMMAND``.
+
+Commands: ``demo`` (the task losses on generated embeddings), and the headless graph runner's
+``convert``, ``validate`` and ``run`` (see ``python -m comfy_editloss run --help``).
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--dim", type=int, default=64, help="feature dimension of the embeddings (default 64)")
     demo.add_argument("--seed", type=int, default=0, help="random seed of the scene (default 0)")
     demo.add_argument("--json", action="store_true", help="print the scores as JSON instead of a table")
+    from .graph.cli import add_commands  # noqa: PLC0415 - keeps `demo` free of the runner's imports
+
+    add_commands(commands)
     return parser
 
 
@@ -35,7 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         from .demo import main as demo_main
 
         print(demo_main(dim=args.dim, seed=args.seed, as_json=args.json))
-    return 0
+        return 0
+    from .graph.cli import main_for  # noqa: PLC0415
+
+    return main_for(args)
 
 
 if __name__ == "__main__":

@@ -19,3 +19,12 @@ def test_embedding_loss_benchmark_runs_and_its_references_agree():
     rows = [line for line in proc.stdout.splitlines() if line.startswith(("loss_", "info_nce", "multi_negative"))]
     assert len(rows) == 6
     assert "worst ours/F ratio:" in proc.stdout
+
+
+def test_runner_benchmark_runs_and_a_cached_rerun_executes_nothing():
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_runner.py"), "--repeat", "2", "--nodes", "20"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "nodes executed on the cached re-run: 0 (target 0)" in proc.stdout

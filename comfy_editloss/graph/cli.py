@@ -1,0 +1,177 @@
+"""``python -m comfy_editloss convert | validate | run``: the headless runner on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from .convert import ConversionError
+from .execute import Interrupted, NodeExecutionError, NotRunnableError, RunResult, describe_value
+from .host import save_image_path, using_folders
+from .pack import PackLoadError
+from .runtime import Environment, _folders_for, injections_from_files, load_prompt, parse_injection, validate_workflow
+from .validate import PromptValidationError
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    packs_help = "a node pack folder to load (repeatable; default: the EditLoss pack this library belongs to)"
+
+    convert = commands.add_parser(
+        "convert", help="convert a UI-format workflow to the API prompt ComfyUI's frontend would send",
+        description="Converts a UI-format workflow (what the ComfyUI editor saves) into an API-format prompt, "
+                    "as ComfyUI's frontend 1.35.9 does, using the node catalogue of ComfyUI 0.8.0 plus the loaded packs.",
+    )
+    convert.add_argument("workflow", help="UI-format workflow JSON")
+    convert.add_argument("-o", "--output", help="write the prompt here instead of printing it")
+    convert.add_argument("--pack", action="append", dest="packs", metavar="DIR", help=packs_help)
+    convert.set_defaults(handler=_convert)
+
+    validate = commands.add_parser(
+        "validate", help="report every problem of workflows (UI or API format) at once",
+        description="Converts (if needed) and validates workflows against the node catalogue: unknown node types, "
+                    "missing inputs, type mismatches, values out of range or not in the list, failed custom "
+                    "validation, dangling links and cycles. Exits 2 if any workflow has a problem.",
+    )
+    validate.add_argument("workflows", nargs="+", metavar="WORKFLOW")
+    validate.add_argument("--pack", action="append", dest="packs", metavar="DIR", help=packs_help)
+    validate.add_argument("--json", action="store_true", help="print the problems as JSON")
+    validate.set_defaults(handler=_validate)
+
+    run = commands.add_parser(
+        "run", help="run a workflow headless: outputs, previews and ui data go to an output folder",
+        description="Runs the output nodes of a workflow (UI or API format) and what they need, as ComfyUI would. "
+                    "Outputs of nodes that cannot run here (e.g. the diffusion half of a Kontext graph) can be "
+                    "injected from files. Nothing in the output folder is overwritten: every file is numbered. "
+                    "Exit codes: 0 done, 1 a node failed or the run was interrupted, 2 invalid workflow or arguments.",
+    )
+    run.add_argument("workflow")
+    run.add_argument("--inject", action="append", default=[], metavar="NODE:SLOT=FILE",
+                     help="use FILE as output SLOT of node NODE instead of running it (image, .npy, .npz, .pt, .safetensors, .json, .txt); repeatable")
+    run.add_argument("--target", action="append", metavar="NODE", help="compute only these nodes and what they need (default: every output node)")
+    run.add_argument("--input-dir", help="where LoadImage finds files (default: the workflow's folder)")
+    run.add_argument("--output-dir", default="output", help="where outputs, previews and the run record go (default: ./output)")
+    run.add_argument("--pack", action="append", dest="packs", metavar="DIR", help=packs_help)
+    run.add_argument("--json", action="store_true", help="print the run record as JSON")
+    run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    run.set_defaults(handler=_run)
+
+
+def _environment(args) -> Environment:
+    return Environment.create(args.packs)
+
+
+def _convert(args) -> int:
+    env = _environment(args)
+    prompt, _ = load_prompt(args.workflow, env)
+    text = json.dumps(prompt, indent=2, sort_keys=True, ensure_ascii=False)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+    return EXIT_OK
+
+
+def _validate(args) -> int:
+    env = _environment(args)
+    report: dict[str, list] = {}
+    for workflow in args.workflows:
+        report[workflow] = validate_workflow(workflow, env)
+    if args.json:
+        print(json.dumps({w: [i.to_json() for i in issues] for w, issues in report.items()}, indent=2))
+    else:
+        for workflow, issues in report.items():
+            if issues:
+                print(f"{workflow}: {len(issues)} problem(s)")
+                for issue in issues:
+                    print(f"  {issue}")
+            else:
+                print(f"{workflow}: valid")
+    return EXIT_INVALID if any(report.values()) else EXIT_OK
+
+
+def _run(args) -> int:
+    env = _environment(args)
+    prompt, source = load_prompt(args.workflow, env)
+    folders = _folders_for(args.workflow, args.input_dir, args.output_dir)
+    progress = None if args.quiet else (lambda node_id, class_type, done, total: print(f"[{done}/{total}] {node_id} {class_type}", file=sys.stderr))
+    runner = env.runner(progress=progress)
+    previous = signal.signal(signal.SIGINT, lambda *_: runner.interrupt())
+    try:
+        with using_folders(folders):
+            specs = {}
+            for text in args.inject:
+                node, slot, path = parse_injection(text)
+                specs[(node, slot)] = path
+            inject = injections_from_files(specs, prompt, env)
+            from .runtime import _pnginfo  # noqa: PLC0415
+
+            result = runner.run(prompt, targets=args.target, inject=inject, source=source, extra_pnginfo=_pnginfo(args.workflow))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    record = _record(result, prompt, folders)
+    folder, stem, counter, _ = save_image_path("run", folders.output)
+    record_path = folder / f"{stem}_{counter:05}_.json"
+    record_path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if args.json:
+        print(json.dumps({**record, "record": str(record_path)}, indent=2, ensure_ascii=False))
+    else:
+        print(f"{source}: ran {len(result.executed)} node(s), {len(result.cached)} cached")
+        for node_id, ui in record["ui"].items():
+            for text in ui.get("text", []):
+                print(f"  {node_id} {prompt[node_id]['class_type']}: {text}")
+        for path in record["files"]:
+            print(f"  wrote {path}")
+        print(f"  run record: {record_path}")
+    return EXIT_OK
+
+
+def _record(result: RunResult, prompt, folders) -> dict[str, Any]:
+    files = []
+    for ui in result.ui.values():
+        for image in ui.get("images", []):
+            if isinstance(image, dict) and "filename" in image:
+                base = folders.output if image.get("type") == "output" else folders.temp
+                files.append(str(base / image.get("subfolder", "") / image["filename"]))
+    return {
+        "executed": result.executed,
+        "cached": result.cached,
+        "ui": {k: _jsonable(v) for k, v in result.ui.items()},
+        "outputs": {k: [describe_value(v) if v is not None else None for v in outs] for k, outs in result.outputs.items()},
+        "files": files,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return describe_value(value)
+
+
+def main_for(args) -> int:
+    """Run a graph subcommand, turning expected failures into a message and an exit code."""
+    try:
+        return args.handler(args)
+    except (ConversionError, PackLoadError, ValueError, FileNotFoundError) as exc:
+        if isinstance(exc, PromptValidationError):
+            print(f"invalid workflow, {len(exc.issues)} problem(s):", file=sys.stderr)
+            for issue in exc.issues:
+                print(f"  {issue}", file=sys.stderr)
+        else:
+            print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except NotRunnableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except (NodeExecutionError, Interrupted) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED

@@ -1,0 +1,168 @@
+"""The runner's command line and the run_workflow helper, on workflows that use our nodes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from workflow_builder import inp, node, out, workflow
+
+from comfy_editloss.graph.convert import convert
+from comfy_editloss.graph.runtime import Environment, parse_injection
+from comfy_editloss.graph.execute import NotRunnableError
+from comfy_editloss.testing import NodeExecutionError, PromptValidationError, run_workflow
+
+
+def latent_scoring_workflow():
+    """Before/after/generation images -> VAE Encode (not runnable here: injected) -> our latent
+    embedding and task losses -> Preview as Text; plus the before image scaled and saved."""
+    nodes = [
+        node(1, "LoadImage", [], [out("IMAGE", "IMAGE", [1, 13]), out("MASK", "MASK")], ["before.png", "image"]),
+        node(2, "VAELoader", [], [out("VAE", "VAE", [2, 3, 4])], ["ae.safetensors"]),
+        node(3, "VAEEncode", [inp("pixels", "IMAGE", 1), inp("vae", "VAE", 2)], [out("LATENT", "LATENT", [5])], title="before latent"),
+        node(4, "VAEEncode", [inp("pixels", "IMAGE", 14), inp("vae", "VAE", 3)], [out("LATENT", "LATENT", [6])], title="after latent"),
+        node(5, "VAEEncode", [inp("pixels", "IMAGE", 15), inp("vae", "VAE", 4)], [out("LATENT", "LATENT", [7])], title="generation latent"),
+        node(6, "EditLossLatentToEmbedding", [inp("latent", "LATENT", 5)], [out("embedding", "EDITLOSS_EMBEDDING", [8])]),
+        node(7, "EditLossLatentToEmbedding", [inp("latent", "LATENT", 6)], [out("embedding", "EDITLOSS_EMBEDDING", [9, 16])]),
+        node(8, "EditLossLatentToEmbedding", [inp("latent", "LATENT", 7)], [out("embedding", "EDITLOSS_EMBEDDING", [10, 17])]),
+        node(9, "EditLossNoEditIdentity", [inp("z_pred", "EDITLOSS_EMBEDDING", 10), inp("z_gt", "EDITLOSS_EMBEDDING", 9), inp("z_src", "EDITLOSS_EMBEDDING", 8)],
+             [out("loss", "FLOAT", [11]), out("scores", "EDITLOSS_SCORES", [12])], [0.2, "cos", "mean"]),
+        node(10, "PreviewAny", [inp("source", "*", 11)], [], [None, None, None]),
+        node(11, "PreviewAny", [inp("source", "*", 12)], []),
+        node(12, "ImageScale", [inp("image", "IMAGE", 13)], [out("IMAGE", "IMAGE", [18])], ["bilinear", 16, 0, "disabled"]),
+        node(13, "SaveImage", [inp("images", "IMAGE", 18)], [], ["scaled"]),
+        node(14, "LoadImage", [], [out("IMAGE", "IMAGE", [14]), out("MASK", "MASK")], ["after.png", "image"]),
+        node(15, "LoadImage", [], [out("IMAGE", "IMAGE", [15]), out("MASK", "MASK")], ["gen.png", "image"]),
+        node(16, "EditLossGeometryMatch", [inp("z_pred", "EDITLOSS_EMBEDDING", 17), inp("z_gt", "EDITLOSS_EMBEDDING", 16)],
+             [out("loss", "FLOAT", [19]), out("scores", "EDITLOSS_SCORES")], ["l2", "mean"]),
+        node(17, "PreviewAny", [inp("source", "*", 19)], []),
+    ]
+    links = [[1, 1, 0, 3, 0, "IMAGE"], [2, 2, 0, 3, 1, "VAE"], [3, 2, 0, 4, 1, "VAE"], [4, 2, 0, 5, 1, "VAE"],
+             [5, 3, 0, 6, 0, "LATENT"], [6, 4, 0, 7, 0, "LATENT"], [7, 5, 0, 8, 0, "LATENT"],
+             [8, 6, 0, 9, 2, "EDITLOSS_EMBEDDING"], [9, 7, 0, 9, 1, "EDITLOSS_EMBEDDING"], [10, 8, 0, 9, 0, "EDITLOSS_EMBEDDING"],
+             [11, 9, 0, 10, 0, "FLOAT"], [12, 9, 1, 11, 0, "EDITLOSS_SCORES"], [13, 1, 0, 12, 0, "IMAGE"], [18, 12, 0, 13, 0, "IMAGE"],
+             [14, 14, 0, 4, 0, "IMAGE"], [15, 15, 0, 5, 0, "IMAGE"], [16, 7, 0, 16, 1, "EDITLOSS_EMBEDDING"], [17, 8, 0, 16, 0, "EDITLOSS_EMBEDDING"],
+             [19, 16, 0, 17, 0, "FLOAT"]]
+    return workflow(nodes, links)
+
+
+@pytest.fixture
+def case(tmp_path):
+    rng = np.random.default_rng(0)
+    for name in ("before", "after", "gen"):
+        Image.fromarray((rng.random((24, 32, 3)) * 255).astype(np.uint8)).save(tmp_path / f"{name}.png")
+    latents = {name: rng.standard_normal((1, 16, 3, 4)).astype(np.float32) for name in ("before", "after")}
+    latents["gen"] = np.concatenate([latents["after"], latents["before"]])  # a correct edit and a no-edit
+    for name, value in latents.items():
+        np.save(tmp_path / f"{name}.npy", value)
+    (tmp_path / "wf.json").write_text(json.dumps(latent_scoring_workflow()))
+    return tmp_path
+
+
+INJECT = ["--inject", "3:0=before.npy", "--inject", "4=after.npy", "--inject", "5:0=gen.npy"]
+
+
+def cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "comfy_editloss", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_run_command_scores_with_injected_latents_and_never_overwrites(case):
+    proc = cli("run", "wf.json", *INJECT, cwd=case)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == "wf.json: ran 11 node(s), 0 cached"  # the LoadImages feeding injected nodes do not run
+    assert "11 PreviewAny: no_edit_identity (lower is better): [0, " in proc.stdout
+    assert "[2/14] 3 VAEEncode (injected)" in proc.stderr
+    record = json.loads((case / "output" / "run_00001_.json").read_text())
+    assert record["files"] == [str(case / "output" / "scaled_00001_.png")]
+    assert sorted(record["ui"]) == ["10", "11", "13", "17"]
+    second = cli("run", "wf.json", *INJECT, "--json", "--quiet", cwd=case)
+    assert second.returncode == 0 and second.stderr == ""
+    report = json.loads(second.stdout)
+    assert report["record"].endswith("run_00002_.json") and report["files"][0].endswith("scaled_00002_.png")
+    assert (case / "output" / "scaled_00001_.png").is_file() and (case / "output" / "run_00001_.json").is_file()
+
+
+def test_run_command_exit_codes(case):
+    missing = cli("run", "wf.json", cwd=case)
+    assert missing.returncode == 2
+    assert "input 'vae_name'" not in missing.stderr  # model file names are not checked here
+    assert "node(s) 2 (VAELoader), 3 (VAEEncode), 4 (VAEEncode), 5 (VAEEncode) cannot run here" in missing.stderr
+    np.save(case / "bad.npy", np.zeros((2, 16, 5, 5), np.float32))
+    failing = cli("run", "wf.json", "--inject", "3:0=before.npy", "--inject", "4:0=bad.npy", "--inject", "5:0=gen.npy", cwd=case)
+    assert failing.returncode == 1
+    assert "wf.json: node 9 (EditLossNoEditIdentity) failed: ValueError: z_gt has feature shape (5, 5, 16) but z_pred has (3, 4, 16)" in failing.stderr
+    assert "    z_gt: Embedding(tensor torch.float32 [2, 5, 5, 16] on cpu)" in failing.stderr
+    bad_arg = cli("run", "wf.json", "--inject", "3:0", cwd=case)
+    assert bad_arg.returncode == 2 and "--inject must be NODE:SLOT=FILE, got '3:0'" in bad_arg.stderr
+    no_file = cli("run", "nope.json", cwd=case)
+    assert no_file.returncode == 2 and "nope.json: no such file" in no_file.stderr
+
+
+def test_convert_and_validate_commands(case):
+    proc = cli("convert", "wf.json", cwd=case)
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout) == convert(latent_scoring_workflow(), Environment.create().catalogue)
+    assert cli("convert", "wf.json", "-o", "prompt.json", cwd=case).returncode == 0
+    assert json.loads((case / "prompt.json").read_text()) == json.loads(proc.stdout)
+    valid = cli("validate", "prompt.json", "wf.json", cwd=case)
+    assert valid.returncode == 0 and valid.stdout == "prompt.json: valid\nwf.json: valid\n"
+    broken = latent_scoring_workflow()
+    broken["nodes"][8]["widgets_values"] = [-1.0, "cosine", "mean"]
+    (case / "broken.json").write_text(json.dumps(broken))
+    invalid = cli("validate", "broken.json", "--json", cwd=case)
+    assert invalid.returncode == 2
+    kinds = [(i["node_id"], i["input_name"], i["type"]) for i in json.loads(invalid.stdout)["broken.json"]]
+    assert kinds == [("9", "margin", "value_smaller_than_min"), ("9", "dist", "value_not_in_list")]
+
+
+def test_help_documents_the_commands():
+    proc = subprocess.run([sys.executable, "-m", "comfy_editloss", "run", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0
+    for text in ("--inject NODE:SLOT=FILE", "--target NODE", "--input-dir", "--output-dir", "--pack DIR", "overwritten"):
+        assert text in proc.stdout
+
+
+def test_run_workflow_helper(case):
+    result = run_workflow(case / "wf.json", inject={"3:0": case / "before.npy", ("4", 0): case / "after.npy", "5": case / "gen.npy"}, output_dir=case / "out")
+    scores = result.output("9", 1)
+    assert scores.values[0] == 0.0 and scores.values[1] > 0.2  # the correct edit passes, the no-edit does not
+    assert result.output("16", 0) == pytest.approx(float(result.output("16", 1).values.mean()))
+    assert result.ui["10"] == {"text": [str(result.output("9", 0))]}
+    latent = {"samples": torch.from_numpy(np.load(case / "gen.npy"))}
+    direct = run_workflow(case / "wf.json", inject={"3:0": case / "before.npy", "4:0": case / "after.npy", "5:0": latent}, output_dir=case / "out")
+    assert torch.equal(direct.output("9", 1).values, scores.values)
+    with pytest.raises(NotRunnableError, match=r"node\(s\) 2 \(VAELoader\), 4 \(VAEEncode\) cannot run here"):
+        run_workflow(case / "wf.json", inject={"3:0": case / "before.npy"}, targets=["4"], output_dir=case / "out")
+    with pytest.raises(PromptValidationError, match=r"node 9 \(EditLossNoEditIdentity\) input 'margin': -1 is smaller than the minimum 0.0 \[value_smaller_than_min\]$"):
+        broken = latent_scoring_workflow()
+        broken["nodes"][8]["widgets_values"] = [-1.0, "cos", "mean"]
+        run_workflow(broken, inject={"3:0": case / "before.npy", "4:0": case / "after.npy", "5:0": case / "gen.npy"}, input_dir=case, output_dir=case / "out")
+
+
+def test_runner_cache_makes_a_rerun_execute_nothing(case):
+    env = Environment.create()
+    runner = env.runner()
+    inject = {"3:0": case / "before.npy", "4:0": case / "after.npy", "5:0": case / "gen.npy"}
+    first = run_workflow(case / "wf.json", inject=inject, output_dir=case / "out", runner=runner, env=env)
+    again = run_workflow(case / "wf.json", inject=inject, output_dir=case / "out", runner=runner, env=env)
+    assert len(first.executed) == 11 and again.executed == [] and len(again.cached) == 11
+
+
+def test_injection_syntax():
+    assert parse_injection("12:0=before.png") == ("12", 0, "before.png")
+    assert parse_injection("12=a=b.png") == ("12", 0, "a=b.png")
+    assert parse_injection("5:12:1=x.npy") == ("5:12", 1, "x.npy")
+    with pytest.raises(ValueError, match=r"^--inject must be NODE:SLOT=FILE, got 'x'$"):
+        parse_injection("x")
+
+
+def test_node_failure_from_the_helper_names_the_node(case):
+    np.save(case / "bad.npy", np.zeros((2, 16, 5, 5), np.float32))
+    with pytest.raises(NodeExecutionError) as info:
+        run_workflow(case / "wf.json", inject={"3:0": case / "before.npy", "4:0": case / "bad.npy", "5:0": case / "gen.npy"}, output_dir=case / "out")
+    assert (info.value.node_id, info.value.class_type) == ("9", "EditLossNoEditIdentity")
