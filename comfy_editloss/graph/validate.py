@@ -18,7 +18,6 @@ from .catalogue import Catalogue, InputSpec, NodeSpec
 
 KINDS = (
     "invalid_prompt",
-    "missing_node_type",
     "prompt_no_outputs",
     "required_input_missing",
     "bad_linked_input",
@@ -114,8 +113,9 @@ def validate_prompt(
             continue
         spec = catalogue.get(entry["class_type"])
         if spec is None:
+            # ComfyUI 0.8.0 rejects the whole prompt with invalid_prompt: "Cannot execute because node X does not exist."
             issues.append(ValidationIssue(
-                "missing_node_type", f"node type {entry['class_type']!r} is not known (a missing custom node pack?)", source, str(node_id), entry["class_type"],
+                "invalid_prompt", f"node type {entry['class_type']!r} does not exist (a missing custom node pack?)", source, str(node_id), entry["class_type"],
             ))
             continue
         if only is None or str(node_id) in only:
@@ -257,10 +257,11 @@ def _run_custom_validation(node_class, inputs, spec: NodeSpec, prompt, catalogue
     try:
         result = validate(**arguments)
     except Exception as exc:  # noqa: BLE001 - the node's own validation failing is the finding
-        issue("exception_during_validation", f"VALIDATE_INPUTS raised {type(exc).__name__}: {exc}")
+        issue("exception_during_validation", f"VALIDATE_INPUTS raised {type(exc).__name__}: {exc}", next(iter(wanted)) if len(wanted) == 1 else None)
         return
     if result is not True:
-        issue("custom_validation_failed", str(result))
+        # ComfyUI names the validated input when VALIDATE_INPUTS looks at one.
+        issue("custom_validation_failed", str(result), next(iter(wanted)) if len(wanted) == 1 else None)
 
 
 def _cycles(prompt: Mapping, source: str) -> list[ValidationIssue]:

@@ -1,0 +1,147 @@
+"""Compare the headless runner with a real ComfyUI server that has this pack in custom_nodes/.
+
+Not a benchmark of speed: a fidelity check, run by hand. Start ComfyUI 0.8.0 (see
+comfy_editloss/graph/data/VERSION.txt) with this checkout linked into its custom_nodes/ and the
+three test images this script writes into its input folder, e.g.::
+
+    ln -s "$PWD" /path/to/ComfyUI/custom_nodes/comfy-editloss
+    python main.py --cpu --listen 127.0.0.1 --port 8195 --disable-auto-launch --disable-api-nodes
+    python3 benchmarks/compare_with_comfyui.py --url http://127.0.0.1:8195 --comfyui /path/to/ComfyUI
+
+It checks, and prints:
+
+1. ``GET /object_info``: the server's entries for our nodes equal the specs the runner reads from
+   our classes, and its core entries equal the bundled catalogue (LoadImage's file lists aside);
+2. one prompt run by the server (images -> ``pixel_space`` VAE -> our embedding and loss nodes ->
+   Preview as Text; ImageScale lanczos/bicubic + SaveImage; masks from alpha and a channel) and by
+   the runner (the VAE encodings injected from the server's SaveLatent files): the texts, saved
+   images and masks must be identical.
+
+Needs the ``safetensors`` package to read the server's latent files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from comfy_editloss.graph.catalogue import NodeSpec, core_object_info  # noqa: E402
+from comfy_editloss.graph.host import HostFolders, using_folders  # noqa: E402
+from comfy_editloss.graph.runtime import Environment  # noqa: E402
+
+
+def node(cls, **inputs):
+    return {"class_type": cls, "inputs": inputs}
+
+
+PROMPT = {
+    "1": node("LoadImage", image="cmp_before.png"), "2": node("LoadImage", image="cmp_after.png"), "3": node("LoadImage", image="cmp_gen.png"),
+    "4": node("VAELoader", vae_name="pixel_space"),
+    "5": node("VAEEncode", pixels=["1", 0], vae=["4", 0]), "6": node("VAEEncode", pixels=["2", 0], vae=["4", 0]), "7": node("VAEEncode", pixels=["3", 0], vae=["4", 0]),
+    "8": node("SaveLatent", samples=["5", 0], filename_prefix="cmp/before"), "9": node("SaveLatent", samples=["6", 0], filename_prefix="cmp/after"),
+    "10": node("SaveLatent", samples=["7", 0], filename_prefix="cmp/gen"),
+    "11": node("EditLossLatentToEmbedding", latent=["5", 0]), "12": node("EditLossLatentToEmbedding", latent=["6", 0]), "13": node("EditLossLatentToEmbedding", latent=["7", 0]),
+    "14": node("EditLossNoEditIdentity", z_pred=["13", 0], z_gt=["12", 0], z_src=["11", 0], margin=0.2, dist="cos", agg="mean"),
+    "15": node("EditLossGeometryMatch", z_pred=["13", 0], z_gt=["12", 0], kind="l2", agg="max"),
+    "16": node("EditLossInfoNCE", anchor=["13", 0], positive=["12", 0], temperature=0.1, normalize=True, symmetric=True, agg="mean", negative_1=["11", 0]),
+    "17": node("PreviewAny", source=["14", 0]), "18": node("PreviewAny", source=["14", 1]), "19": node("PreviewAny", source=["15", 0]),
+    "20": node("PreviewAny", source=["16", 1]), "31": node("PreviewAny", source=["16", 0]),
+    "21": node("ImageScale", image=["3", 0], upscale_method="lanczos", width=33, height=0, crop="disabled"),
+    "22": node("ImageScale", image=["3", 0], upscale_method="bicubic", width=20, height=30, crop="center"),
+    "23": node("SaveImage", images=["21", 0], filename_prefix="cmp/lanczos"), "24": node("SaveImage", images=["22", 0], filename_prefix="cmp/bicubic"),
+    "25": node("LoadImage", image="cmp_alpha.png"), "26": node("MaskToImage", mask=["25", 1]), "27": node("SaveImage", images=["26", 0], filename_prefix="cmp/alpha_mask"),
+    "28": node("LoadImageMask", image="cmp_alpha.png", channel="green"), "29": node("MaskToImage", mask=["28", 0]),
+    "30": node("SaveImage", images=["29", 0], filename_prefix="cmp/green_mask"),
+}
+TEXTS = ("17", "18", "19", "20", "31")
+
+
+def write_images(folder: Path) -> None:
+    rng = np.random.default_rng(3)
+    base = (rng.random((40, 56, 3)) * 255).astype(np.uint8)
+    after, gen = base.copy(), base.copy()
+    after[10:30, 20:40] = [200, 40, 40]
+    gen[12:30, 22:40] = [190, 50, 45]
+    alpha = np.linspace(0, 255, 56, dtype=np.uint8)[None].repeat(40, 0)
+    for name, array, mode in (("cmp_before.png", base, "RGB"), ("cmp_after.png", after, "RGB"), ("cmp_gen.png", gen, "RGB"),
+                              ("cmp_alpha.png", np.dstack([base, alpha]), "RGBA")):
+        Image.fromarray(array, mode).save(folder / name)
+
+
+def get(url: str):
+    return json.loads(urllib.request.urlopen(url, timeout=60).read())
+
+
+def post(url: str, body: dict):
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    return json.loads(urllib.request.urlopen(request, timeout=60).read())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default="http://127.0.0.1:8195")
+    parser.add_argument("--comfyui", required=True, help="the ComfyUI folder the server runs from (for input/ and output/)")
+    parser.add_argument("--work", default="compare_out", help="a scratch folder for the runner's outputs")
+    args = parser.parse_args()
+    comfyui, work = Path(args.comfyui), Path(args.work).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    write_images(comfyui / "input")
+    write_images(work)
+    failures = 0
+
+    live = get(f"{args.url}/object_info")
+    env = Environment.create()
+    ours = sorted(name for pack in env.packs for name in pack.classes)
+    for name in ours:
+        spec = NodeSpec.from_class(name, env.classes[name], env.packs[0].display_names.get(name)).to_object_info()
+        differing = [key for key in spec if key != "python_module" and spec[key] != live.get(name, {}).get(key)]
+        failures += bool(differing)
+        print(f"object_info {name}: {'equal' if not differing else 'DIFFERENT in ' + ', '.join(differing)}")
+    core = core_object_info()
+    core_differing = sorted(k for k in set(core) | {k for k in live if k not in ours} if core.get(k) != live.get(k))
+    print(f"object_info core entries differing from the bundled catalogue: {core_differing} (file lists of the input folder expected)")
+
+    prompt_id = post(f"{args.url}/prompt", {"prompt": PROMPT})["prompt_id"]
+    for _ in range(120):
+        history = get(f"{args.url}/history/{prompt_id}")
+        if prompt_id in history:
+            break
+        time.sleep(1)
+    server = history[prompt_id]["outputs"]
+    from safetensors.torch import load_file  # noqa: PLC0415
+
+    saved = comfyui / "output" / "cmp"
+    latents = {key: load_file(str(sorted(saved.glob(f"{name}_*_.latent"))[-1]))["latent_tensor"] for key, name in (("5", "before"), ("6", "after"), ("7", "gen"))}
+    prompt = {k: v for k, v in PROMPT.items() if v["class_type"] not in ("SaveLatent", "MaskToImage") and k not in ("27", "30")}
+    with using_folders(HostFolders(work, work / "output", work / "output" / "temp")):
+        result = env.runner().run(prompt, targets=[*TEXTS, "23", "24", "25", "28"], inject={(k, 0): {"samples": v} for k, v in latents.items()})
+    for key in TEXTS:
+        same = server[key]["text"] == list(result.ui[key]["text"])
+        failures += not same
+        print(f"Preview as Text {key}: ComfyUI {server[key]['text']} runner {list(result.ui[key]['text'])} {'equal' if same else 'DIFFERENT'}")
+    for key, name in (("23", "lanczos"), ("24", "bicubic")):
+        theirs = np.array(Image.open(saved / server[key]["images"][0]["filename"])).astype(int)
+        mine = np.array(Image.open(work / "output" / "cmp" / result.ui[key]["images"][0]["filename"])).astype(int)
+        diff = int(np.abs(theirs - mine).max()) if theirs.shape == mine.shape else -1
+        failures += diff != 0
+        print(f"SaveImage {name}: shapes {theirs.shape} / {mine.shape}, max difference {diff} (of 255)")
+    for key, name, slot in (("25", "alpha_mask", 1), ("28", "green_mask", 0)):
+        theirs = np.array(Image.open(sorted(saved.glob(f"{name}_*_.png"))[-1]))[..., 0].astype(int)
+        mine = np.clip(255 * result.output(key, slot)[0].numpy(), 0, 255).astype(np.uint8).astype(int)
+        diff = int(np.abs(theirs - mine).max()) if theirs.shape == mine.shape else -1
+        failures += diff != 0
+        print(f"mask {name}: max difference {diff} (of 255)")
+    print("all equal" if not failures else f"{failures} difference(s)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
