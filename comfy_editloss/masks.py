@@ -1,0 +1,50 @@
+"""Edit masks: where the intended edit happens, derived from the source and the target when the
+user has no mask of their own."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ._checks import check_float_tensor, check_number
+
+
+def _dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
+    if radius <= 0:
+        return mask
+    return F.max_pool2d(mask[:, None], kernel_size=2 * radius + 1, stride=1, padding=radius)[:, 0]
+
+
+def _erode(mask: torch.Tensor, radius: int) -> torch.Tensor:
+    return 1 - _dilate(1 - mask, radius)
+
+
+def edit_mask_from_difference(
+    before: torch.Tensor, after: torch.Tensor, threshold: float = 0.08, clean: int = 1, grow: int = 6
+) -> torch.Tensor:
+    """MASK ``[B, H, W]`` (0/1) of the pixels the edit changes.
+
+    A pixel is changed when any channel differs by more than ``threshold`` (in [0, 1] units); specks
+    smaller than about ``2 * clean + 1`` pixels are removed (a morphological opening), and the region
+    is grown by ``grow`` pixels so that it covers the object's outline and a little context.
+
+    Args:
+        before, after: IMAGEs ``[B, H, W, 3]`` of one size; a batch of 1 on either side is used for
+            every image of the other.
+    """
+    for name, image in (("before", before), ("after", after)):
+        check_float_tensor(image, name)
+        if image.dim() != 4:
+            raise ValueError(f"{name} must be an IMAGE [B, H, W, C], got shape {tuple(image.shape)}")
+    if before.shape[1:] != after.shape[1:]:
+        raise ValueError(f"before and after must have the same size and channels, got {tuple(before.shape[1:])} and {tuple(after.shape[1:])}")
+    if before.shape[0] != after.shape[0] and 1 not in (before.shape[0], after.shape[0]):
+        raise ValueError(f"before has batch {before.shape[0]} and after {after.shape[0]}: give one of them batch 1, or equal batches")
+    threshold = check_number(threshold, "threshold", minimum=0.0)
+    clean = int(check_number(clean, "clean", minimum=0))
+    grow = int(check_number(grow, "grow", minimum=0))
+    difference = (after.float() - before.float()).abs().amax(dim=-1)
+    changed = (difference > threshold).float()
+    if clean:
+        changed = _dilate(_erode(changed, clean), clean)
+    return _dilate(changed, grow)
