@@ -1,0 +1,339 @@
+"""Image encoders built from open_clip or timm with weights from local files.
+
+Every encoder maps an IMAGE ``[B, H, W, 3]`` to an :class:`EncoderOutput`: a unit-norm global
+embedding ``[B, D]`` (what the model is trained to compare images by) and patch tokens as a grid
+``[B, h, w, C]``. The patch grid is taken the same way for every backbone: the last feature map
+before pooling or projection, with class/register tokens removed for transformers.
+
+open_clip and timm are imported inside the loaders only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .checkpoints import (
+    WEIGHT_SUFFIXES,
+    CheckpointError,
+    find_weights_in_folder,
+    is_torchscript_archive,
+    read_state_dict,
+    strip_prefix,
+)
+from .preprocess import IMAGENET_MEAN, IMAGENET_STD, OPENAI_MEAN, OPENAI_STD, PreprocessConfig, preprocess
+
+GLOBAL_POOLS = ("cls", "mean", "head")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+
+@dataclass
+class EncoderOutput:
+    global_embedding: torch.Tensor  # [B, D], unit norm
+    patch_tokens: torch.Tensor  # [B, h, w, C]
+
+
+class ImageEncoder(nn.Module):
+    """A backbone with its preprocessing: ``forward(images [B,H,W,3]) -> EncoderOutput``."""
+
+    def __init__(self, name: str, family: str, config: PreprocessConfig):
+        super().__init__()
+        self.name = name
+        self.family = family
+        self.preprocess_config = config
+
+    def encode_pixels(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised model input ``[B, 3, h, w]`` -> (global ``[B, D]``, patch grid ``[B, h', w', C]``)."""
+        raise NotImplementedError
+
+    def forward(self, images: torch.Tensor, config: PreprocessConfig | None = None) -> EncoderOutput:
+        pixels = preprocess(images, config or self.preprocess_config)
+        parameter = next(self.parameters(), None)
+        if parameter is not None:
+            pixels = pixels.to(device=parameter.device, dtype=parameter.dtype)
+        pooled, tokens = self.encode_pixels(pixels)
+        return EncoderOutput(F.normalize(pooled.float(), dim=-1), tokens.float())
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}, family={self.family!r}, preprocess={self.preprocess_config}"
+
+
+def _tokens_to_grid(tokens: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    b, n, c = tokens.shape
+    if height * width != n:
+        side = int(math.isqrt(n))
+        if side * side != n:
+            raise ValueError(f"cannot arrange {n} patch tokens on a grid (input {height}x{width})")
+        height = width = side
+    return tokens.reshape(b, height, width, c)
+
+
+class OpenCLIPImageEncoder(ImageEncoder):
+    """open_clip's image tower: ViT (``VisionTransformer``), ResNet (``ModifiedResNet``) or
+    timm-backed (``TimmModel``)."""
+
+    def __init__(self, visual: nn.Module, name: str, config: PreprocessConfig):
+        super().__init__(name, "open_clip", config)
+        self.visual = visual
+        kind = type(visual).__name__
+        if kind not in ("VisionTransformer", "ModifiedResNet", "TimmModel"):
+            raise TypeError(f"unsupported open_clip image tower {kind} for {name}")
+        self.kind = kind
+
+    def encode_pixels(self, pixels):
+        visual = self.visual
+        if self.kind == "VisionTransformer":
+            previous = visual.output_tokens
+            visual.output_tokens = True
+            try:
+                pooled, tokens = visual(pixels)
+            finally:
+                visual.output_tokens = previous
+            grid = visual.grid_size if isinstance(visual.grid_size, tuple) else (visual.grid_size, visual.grid_size)
+            return pooled, _tokens_to_grid(tokens, *grid)
+        if self.kind == "ModifiedResNet":
+            x = visual.stem(pixels)
+            x = visual.layer4(visual.layer3(visual.layer2(visual.layer1(x))))
+            return visual.attnpool(x), x.permute(0, 2, 3, 1)
+        features = visual.trunk.forward_features(pixels)
+        pooled = visual.head(visual.trunk.forward_head(features))
+        return pooled, _timm_feature_grid(visual.trunk, features, pixels.shape[-2:])
+
+
+def _timm_feature_grid(model: nn.Module, features: torch.Tensor, size) -> torch.Tensor:
+    if features.dim() == 4:
+        return features.permute(0, 2, 3, 1)
+    prefix = int(getattr(model, "num_prefix_tokens", 1 if getattr(model, "cls_token", None) is not None else 0))
+    patch_embed = getattr(model, "patch_embed", None)
+    if patch_embed is not None and hasattr(patch_embed, "dynamic_feat_size"):
+        grid = patch_embed.dynamic_feat_size(tuple(size))
+    else:
+        side = int(math.isqrt(features.shape[1] - prefix))
+        grid = (side, side)
+    return _tokens_to_grid(features[:, prefix:], *grid)
+
+
+class TimmImageEncoder(ImageEncoder):
+    """A timm backbone. Global embedding: ``"cls"`` (the class token), ``"mean"`` (mean of the patch
+    tokens) or ``"head"`` (the model's own pooling, pre-logits)."""
+
+    def __init__(self, model: nn.Module, name: str, config: PreprocessConfig, global_pool: str = "cls"):
+        super().__init__(name, "timm", config)
+        self.model = model
+        if global_pool == "cls" and getattr(model, "cls_token", None) is None:
+            global_pool = "head"
+        self.global_pool = global_pool
+
+    def encode_pixels(self, pixels):
+        features = self.model.forward_features(pixels)
+        grid = _timm_feature_grid(self.model, features, pixels.shape[-2:])
+        if self.global_pool == "cls" and features.dim() == 3:
+            pooled = features[:, 0]
+        elif self.global_pool == "mean":
+            pooled = grid.mean(dim=(1, 2))
+        else:
+            pooled = self.model.forward_head(features, pre_logits=True)
+        return pooled, grid
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------------------------
+
+
+def _dtype(precision: str, device: torch.device) -> torch.dtype:
+    if precision == "fp16":
+        return torch.float16
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision == "auto" and device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def _missing_checkpoint(checkpoint: str | Path, source: Callable[[], str]) -> CheckpointError:
+    """A checkpoint that is not a local file: a hub name or tag gets the way to download it."""
+    text = str(checkpoint)
+    looks_like_a_file = Path(text).suffix.lower() in WEIGHT_SUFFIXES or text.startswith((".", "/", "~")) or "\\" in text
+    if looks_like_a_file and not text.startswith("hf-hub:"):
+        return CheckpointError(f"checkpoint file {text!r} not found")
+    return CheckpointError(
+        f"{text!r} names weights to download; this loader reads local files only and never downloads. "
+        f"Get the file yourself ({source()}) and give its path, or put it in a model folder."
+    )
+
+
+def _open_clip_source(open_clip, architecture: str, tag: str) -> str:
+    try:
+        cfg = open_clip.get_pretrained_cfg(architecture, tag)
+    except Exception:  # noqa: BLE001
+        cfg = {}
+    if cfg.get("hf_hub"):
+        return f"https://huggingface.co/{cfg['hf_hub'].rstrip('/')}"
+    if cfg.get("url"):
+        return cfg["url"]
+    tags = open_clip.list_pretrained_tags_by_model(architecture) if architecture in open_clip.list_models() else []
+    return f"open_clip's tags for {architecture}: {', '.join(tags) or 'none'}"
+
+
+def _open_clip_preprocess(open_clip, architecture: str, vision_cfg: Mapping, from_file: Mapping | None) -> PreprocessConfig:
+    """The preprocessing the architecture was trained with: from the hub config when present, else
+    from open_clip's pretrained tags for the architecture, else OpenAI's."""
+    size = vision_cfg.get("image_size", 224)
+    size = size[0] if isinstance(size, (list, tuple)) else size
+    known: dict[str, Any] = {}
+    if architecture in open_clip.list_models():
+        for tag in open_clip.list_pretrained_tags_by_model(architecture):
+            cfg = open_clip.get_pretrained_cfg(architecture, tag)
+            known = {k: cfg[k] for k in ("mean", "std", "interpolation", "resize_mode") if cfg.get(k) is not None}
+            if known:
+                break
+    known.update({k: v for k, v in (from_file or {}).items() if k in ("mean", "std", "interpolation", "resize_mode") and v is not None})
+    return PreprocessConfig(
+        size=int(size),
+        mean=tuple(known.get("mean", OPENAI_MEAN)),
+        std=tuple(known.get("std", OPENAI_STD)),
+        resize_mode=known.get("resize_mode", "shortest"),
+        interpolation=known.get("interpolation", "bicubic"),
+    )
+
+
+def load_open_clip_encoder(
+    architecture: str,
+    checkpoint: str | Path,
+    precision: str = "auto",
+    device: str | torch.device = "cpu",
+    trusted_jit: bool = False,
+) -> OpenCLIPImageEncoder:
+    """An open_clip image tower (only) with weights from a local file.
+
+    Args:
+        architecture: an open_clip model name (``open_clip.list_models()``), e.g. ``"ViT-B-32"``.
+            Ignored when ``checkpoint`` is a hub folder with ``open_clip_config.json``.
+        checkpoint: open_clip's ``.safetensors``/``.bin``, a training checkpoint, a hub folder
+            (``open_clip_config.json`` + weights), or an OpenAI JIT archive (needs ``trusted_jit``;
+            such files use QuickGELU, which is then switched on).
+        precision: ``"auto"`` (fp16/bf16 on CUDA, fp32 on CPU), ``"fp32"``, ``"fp16"``, ``"bf16"``.
+        device: where the model goes.
+    """
+    import open_clip  # noqa: PLC0415
+    from open_clip.model import _build_vision_tower  # noqa: PLC0415
+
+    path = Path(checkpoint)
+    file_cfg: Mapping | None = None
+    if not path.exists():
+        raise _missing_checkpoint(checkpoint, lambda: _open_clip_source(open_clip, architecture, str(checkpoint)))
+    if path.is_dir():
+        config_file = path / "open_clip_config.json"
+        if config_file.is_file():
+            file_cfg = json.loads(config_file.read_text(encoding="utf-8"))
+        path = find_weights_in_folder(path, ("open_clip_model.safetensors", "open_clip_pytorch_model.bin", "model.safetensors", "pytorch_model.bin"))
+    if file_cfg is not None:
+        model_cfg = dict(file_cfg.get("model_cfg") or {})
+        preprocess_cfg = file_cfg.get("preprocess_cfg") or {}
+        name = architecture or "open_clip_config.json"
+    else:
+        model_cfg = open_clip.get_model_config(architecture)
+        if model_cfg is None:
+            raise CheckpointError(f"architecture {architecture!r} is not an open_clip model; see open_clip.list_models()")
+        preprocess_cfg = None
+        name = architecture
+    state = strip_prefix(read_state_dict(path, trusted_jit=trusted_jit), "visual.")
+    jit = is_torchscript_archive(path)
+    quick_gelu = bool(model_cfg.get("quick_gelu", False)) or jit
+    visual = _build_vision_tower(model_cfg["embed_dim"], dict(model_cfg["vision_cfg"]), quick_gelu=quick_gelu)
+    missing, unexpected = visual.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{path} does not fit {name}'s image tower: missing {sorted(missing)[:5]}{'...' if len(missing) > 5 else ''}, "
+            f"unexpected {sorted(unexpected)[:5]}{'...' if len(unexpected) > 5 else ''}"
+        )
+    config = _open_clip_preprocess(open_clip, architecture, model_cfg["vision_cfg"], preprocess_cfg)
+    device = torch.device(device)
+    encoder = OpenCLIPImageEncoder(visual.eval(), name, config)
+    return encoder.to(device=device, dtype=_dtype(precision, device)).requires_grad_(False)
+
+
+def _timm_preprocess(model: nn.Module, image_size: int | None) -> PreprocessConfig:
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    input_size = cfg.get("input_size", (3, 224, 224))
+    patch = getattr(getattr(model, "patch_embed", None), "patch_size", None)
+    patch = patch[0] if isinstance(patch, (tuple, list)) else patch
+    dynamic = bool(getattr(model, "dynamic_img_size", False))
+    return PreprocessConfig(
+        size=int(image_size or input_size[-1]),
+        mean=tuple(cfg.get("mean", IMAGENET_MEAN)),
+        std=tuple(cfg.get("std", IMAGENET_STD)),
+        resize_mode="multiple" if dynamic and patch else "shortest",
+        interpolation=cfg.get("interpolation", "bicubic") if cfg.get("interpolation") in ("bicubic", "bilinear") else "bicubic",
+        patch_size=int(patch or 1),
+    )
+
+
+def load_timm_encoder(
+    architecture: str,
+    checkpoint: str | Path,
+    precision: str = "auto",
+    device: str | torch.device = "cpu",
+    image_size: int | None = None,
+    global_pool: str = "cls",
+) -> TimmImageEncoder:
+    """A timm backbone with weights from a local file: timm's own files (``.safetensors``/``.bin``,
+    or a hub folder with ``config.json``) or Meta's original DINOv2 ``dinov2_*_pretrain.pth``.
+
+    Vision transformers are built with ``dynamic_img_size=True``: any input size that is a
+    multiple of the patch size works (``image_size`` sets the shorter side; the default is the
+    model's pretraining size, 518 for DINOv2).
+    """
+    import timm  # noqa: PLC0415
+
+    path = Path(checkpoint)
+    if not path.exists():
+        raise _missing_checkpoint(checkpoint, lambda: _timm_source(timm, architecture))
+    if path.is_dir():
+        config_file = path / "config.json"
+        if config_file.is_file():
+            architecture = json.loads(config_file.read_text(encoding="utf-8")).get("architecture", architecture)
+        path = find_weights_in_folder(path, ("model.safetensors", "pytorch_model.bin", "open_clip_model.safetensors"))
+    base = architecture.split(".")[0]
+    if not timm.is_model(base):
+        raise CheckpointError(f"architecture {architecture!r} is not a timm model; see timm.list_models()")
+    options: dict[str, Any] = {"pretrained": False, "num_classes": 0}
+    if "vit" in base or "dinov2" in base or "eva" in base:
+        options["dynamic_img_size"] = True
+    model = timm.create_model(base, **options)
+    state = read_state_dict(path)
+    if any(k in state for k in ("mask_token", "register_tokens")) or any(".ls1.gamma" in k for k in state):
+        from timm.models.vision_transformer import checkpoint_filter_fn  # noqa: PLC0415
+
+        state = checkpoint_filter_fn(state, model)  # Meta's DINOv2 layout -> timm's
+    state = {k: v for k, v in state.items() if not k.startswith(("head.", "fc.", "classifier."))}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{path} does not fit timm's {base}: missing {sorted(missing)[:5]}{'...' if len(missing) > 5 else ''}, "
+            f"unexpected {sorted(unexpected)[:5]}{'...' if len(unexpected) > 5 else ''}"
+        )
+    config = _timm_preprocess(model, image_size)
+    device = torch.device(device)
+    encoder = TimmImageEncoder(model.eval(), base, config, global_pool)
+    return encoder.to(device=device, dtype=_dtype(precision, device)).requires_grad_(False)
+
+
+def _timm_source(timm, architecture: str) -> str:
+    try:
+        cfg = timm.models.get_pretrained_cfg(architecture)
+        cfg = cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg or {})
+    except Exception:  # noqa: BLE001
+        cfg = {}
+    if cfg.get("hf_hub_id"):
+        return f"https://huggingface.co/{cfg['hf_hub_id']}"
+    return cfg.get("url") or f"the weights of {architecture}"
+

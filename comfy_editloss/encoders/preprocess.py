@@ -1,0 +1,98 @@
+"""Model preprocessing as differentiable torch operations on ComfyUI's IMAGE ``[B, H, W, 3]``.
+
+The libraries' own pipelines (open_clip's ``image_transform``, timm's ``create_transform``) work on PIL
+images and cut the gradient; these do the same resizing, cropping and normalisation with torch, so
+gradients reach the image and batches run on the GPU. Resizing uses antialiased bicubic or bilinear
+interpolation, which matches PIL's to within one uint8 step (tests/test_encoders.py checks it).
+
+Resize modes (open_clip's names, plus one for models that take any size):
+
+* ``"shortest"``: the shorter side becomes ``size``, then a centre crop to ``size x size``;
+* ``"longest"``: the longer side becomes ``size``, then the image is padded to ``size x size``;
+* ``"squash"``: resized to ``size x size``, aspect ratio not kept;
+* ``"multiple"``: the shorter side becomes about ``size``, both sides rounded to a multiple of the
+  model's patch size, no crop: the whole image is seen (DINOv2 and other ViTs with dynamic size).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+
+from .._checks import check_choice
+
+RESIZE_MODES = ("shortest", "longest", "squash", "multiple")
+INTERPOLATIONS = ("bicubic", "bilinear")
+OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    size: int = 224
+    mean: tuple[float, ...] = OPENAI_MEAN
+    std: tuple[float, ...] = OPENAI_STD
+    resize_mode: str = "shortest"
+    interpolation: str = "bicubic"
+    patch_size: int = 1  # for "multiple"
+    fill: float = 0.0  # for "longest"
+
+    def with_overrides(self, **changes) -> "PreprocessConfig":
+        changes = {k: v for k, v in changes.items() if v not in (None, "", "default", 0)}
+        if "resize_mode" in changes:
+            check_choice(changes["resize_mode"], "resize_mode", RESIZE_MODES)
+        if "interpolation" in changes:
+            check_choice(changes["interpolation"], "interpolation", INTERPOLATIONS)
+        return replace(self, **changes)
+
+
+def _resize(x: torch.Tensor, size: tuple[int, int], interpolation: str) -> torch.Tensor:
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode=interpolation, antialias=True, align_corners=False)
+
+
+def output_size(height: int, width: int, config: PreprocessConfig) -> tuple[int, int]:
+    """The (height, width) the model sees for an input of this size."""
+    size = config.size
+    if config.resize_mode == "multiple":
+        scale = size / min(height, width)
+        p = max(1, config.patch_size)
+        return max(p, round(height * scale / p) * p), max(p, round(width * scale / p) * p)
+    return size, size
+
+
+def preprocess(images: torch.Tensor, config: PreprocessConfig) -> torch.Tensor:
+    """IMAGE ``[B, H, W, 3]`` in [0, 1] -> normalised model input ``[B, 3, h, w]`` (differentiable)."""
+    x = images.permute(0, 3, 1, 2)
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    height, width = x.shape[-2:]
+    size = config.size
+    if config.resize_mode == "squash":
+        x = _resize(x, (size, size), config.interpolation)
+    elif config.resize_mode == "multiple":
+        x = _resize(x, output_size(height, width, config), config.interpolation)
+    elif config.resize_mode == "shortest":
+        # torchvision.transforms.Resize(int): the short side to `size`, the long side truncated.
+        if height <= width:
+            new = (size, int(size * width / height))
+        else:
+            new = (int(size * height / width), size)
+        x = _resize(x, new, config.interpolation)
+        top = int(round((new[0] - size) / 2.0))
+        left = int(round((new[1] - size) / 2.0))
+        x = x[..., top : top + size, left : left + size]
+    else:  # longest: timm's ResizeKeepRatio(longest=1) then a centre pad to size x size
+        ratio = max(height / size, width / size)
+        new = (round(height / ratio), round(width / ratio))
+        x = _resize(x, new, config.interpolation)
+        pad_h, pad_w = size - new[0], size - new[1]
+        x = F.pad(x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2), value=config.fill)
+    mean = torch.tensor(config.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    std = torch.tensor(config.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    return (x - mean) / std

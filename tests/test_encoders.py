@@ -1,0 +1,253 @@
+"""open_clip and timm encoders from local files (random weights only), their preprocessing, the
+ComfyUI CLIP vision adapter, caching and heat maps."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import open_clip
+import pytest
+import timm
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+
+from comfy_editloss.encoders import (
+    CheckpointError,
+    encode_images,
+    load_open_clip_encoder,
+    load_timm_encoder,
+    preprocess,
+)
+from comfy_editloss.encoders.preprocess import PreprocessConfig
+from comfy_editloss.losses import loss_geometry_match, loss_no_edit_identity
+from comfy_editloss.synthetic import make_edit_scene
+
+
+def _save(state, path):
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+
+
+@pytest.fixture(scope="module")
+def clip_model():
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return open_clip.create_model("ViT-S-32", pretrained=None).eval()
+
+
+def _reference_clip(model, images, config):
+    pixels = preprocess(images, config)
+    model.visual.output_tokens = True
+    try:
+        pooled, tokens = model.visual(pixels)
+    finally:
+        model.visual.output_tokens = False
+    return torch.nn.functional.normalize(pooled, dim=-1), tokens
+
+
+class _JitHolder(torch.nn.Module):
+    """A TorchScript archive with CLIP's parameters, as OpenAI's original files are."""
+
+    def __init__(self, clip):
+        super().__init__()
+        for name, child in clip.named_children():
+            setattr(self, name, child)
+        for name, parameter in clip.named_parameters(recurse=False):
+            self.register_parameter(name, parameter)
+
+    def forward(self, x):
+        return x * self.logit_scale
+
+
+def _write_clip_formats(model, folder):
+    state = model.state_dict()
+    paths = {}
+    paths["safetensors"] = folder / "vits32.safetensors"
+    _save(state, paths["safetensors"])
+    paths["bin"] = folder / "vits32.bin"
+    torch.save(state, paths["bin"])
+    paths["training"] = folder / "epoch_3.pt"
+    torch.save({"epoch": 3, "name": "run", "state_dict": {"module." + k: v for k, v in state.items()}}, paths["training"])
+    hub = folder / "hub"
+    hub.mkdir()
+    (hub / "open_clip_config.json").write_text(json.dumps({"model_cfg": open_clip.get_model_config("ViT-S-32"), "preprocess_cfg": {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}}))
+    _save(state, hub / "open_clip_model.safetensors")
+    paths["hub"] = hub
+    return paths
+
+
+def test_open_clip_loads_every_format_and_reproduces_the_model(clip_model, tmp_path):
+    images = torch.rand(2, 96, 128, 3)
+    for kind, path in _write_clip_formats(clip_model, tmp_path).items():
+        encoder = load_open_clip_encoder("ViT-S-32", path, precision="fp32")
+        with torch.no_grad():  # one attention code path for both (MHA's fast path needs no grad)
+            out = encoder(images)
+            expected_global, expected_tokens = _reference_clip(clip_model, images, encoder.preprocess_config)
+        assert torch.equal(out.global_embedding, expected_global), kind
+        assert torch.equal(out.patch_tokens, expected_tokens.reshape(2, 7, 7, 384)), kind
+        assert out.global_embedding.norm(dim=-1).allclose(torch.ones(2))
+    hub_config = load_open_clip_encoder("ViT-S-32", tmp_path / "hub").preprocess_config
+    assert hub_config.mean == (0.5, 0.5, 0.5) and hub_config.size == 224  # the hub file's preprocessing wins
+
+
+def test_openai_jit_archives_need_the_trusted_switch(clip_model, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.jit.trace(_JitHolder(clip_model), torch.rand(1, 3), check_trace=False).save(str(tmp_path / "ViT-S-32.pt"))
+    with pytest.raises(CheckpointError, match=r"is a TorchScript \(JIT\) archive, such as OpenAI's original CLIP files: loading one runs code"):
+        load_open_clip_encoder("ViT-S-32", tmp_path / "ViT-S-32.pt")
+    encoder = load_open_clip_encoder("ViT-S-32", tmp_path / "ViT-S-32.pt", trusted_jit=True)
+    # OpenAI's models use QuickGELU: switched on for their archives, so outputs differ from GELU's.
+    assert type(encoder.visual.transformer.resblocks[0].mlp.gelu).__name__ == "QuickGELU"
+    assert torch.equal(encoder.visual.conv1.weight, clip_model.visual.conv1.weight)
+
+
+@pytest.mark.parametrize(
+    "vision_cfg,grid",
+    [
+        ({"image_size": 64, "layers": [1, 1, 1, 1], "width": 16, "patch_size": None}, (2, 2)),  # ResNet
+        ({"image_size": 64, "timm_model_name": "resnet10t", "timm_model_pretrained": False, "timm_pool": "avg", "timm_proj": "linear"}, (2, 2)),
+        ({"image_size": 224, "timm_model_name": "vit_tiny_patch16_224", "timm_model_pretrained": False, "timm_pool": "token", "timm_proj": "linear"}, (14, 14)),
+    ],
+    ids=["resnet", "timm-convnet", "timm-vit"],
+)
+def test_resnet_and_timm_backed_towers_give_the_same_kind_of_output(tmp_path, vision_cfg, grid):
+    from open_clip.model import _build_vision_tower
+
+    torch.manual_seed(1)
+    tower = _build_vision_tower(32, dict(vision_cfg)).eval()
+    (tmp_path / "open_clip_config.json").write_text(json.dumps({"model_cfg": {"embed_dim": 32, "vision_cfg": vision_cfg}}))
+    _save({"visual." + k: v for k, v in tower.state_dict().items()}, tmp_path / "open_clip_model.safetensors")
+    encoder = load_open_clip_encoder("", tmp_path)
+    images = torch.rand(2, 50, 70, 3)
+    with torch.no_grad():
+        out = encoder(images)
+        expected = torch.nn.functional.normalize(tower(preprocess(images, encoder.preprocess_config)), dim=-1)
+    assert out.global_embedding.shape == (2, 32) and out.patch_tokens.shape[:3] == (2, *grid)
+    torch.testing.assert_close(out.global_embedding, expected)
+
+
+def _dinov2(architecture):
+    torch.manual_seed(2)
+    return timm.create_model(architecture, pretrained=False, num_classes=0, dynamic_img_size=True).eval()
+
+
+def _meta_layout(model):
+    """timm's DINOv2 state dict in the layout of Meta's original dinov2_*_pretrain.pth files: a
+    mask token, "register_tokens", and a position for the class token in pos_embed even where timm
+    keeps none (its register models)."""
+    state = model.state_dict()
+    meta = {("register_tokens" if k == "reg_token" else k): v for k, v in state.items()}
+    meta["mask_token"] = torch.zeros(1, state["cls_token"].shape[-1])
+    if getattr(model, "no_embed_class", False):
+        meta["pos_embed"] = torch.cat([torch.zeros_like(state["pos_embed"][:, :1]), state["pos_embed"]], dim=1)
+    return meta
+
+
+@pytest.mark.parametrize("architecture", ["vit_small_patch14_dinov2", "vit_small_patch14_reg4_dinov2"])
+def test_timm_dinov2_loads_timm_and_meta_files_and_reproduces_the_model(tmp_path, architecture):
+    model = _dinov2(architecture)
+    state = model.state_dict()
+    _save(state, tmp_path / "model.safetensors")
+    torch.save(state, tmp_path / "model.pth")
+    torch.save(_meta_layout(model), tmp_path / "dinov2_vits14_pretrain.pth")
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    (hub / "config.json").write_text(json.dumps({"architecture": architecture, "num_classes": 0}))
+    _save(state, hub / "model.safetensors")
+    images = torch.rand(2, 100, 150, 3)
+    for path in (tmp_path / "model.safetensors", tmp_path / "model.pth", tmp_path / "dinov2_vits14_pretrain.pth", hub):
+        encoder = load_timm_encoder(architecture, path, precision="fp32", image_size=140)
+        pixels = preprocess(images, encoder.preprocess_config)
+        assert pixels.shape[-2:] == (140, 210)  # any size that is a multiple of the patch size
+        with torch.no_grad():
+            out = encoder(images)
+            features = model.forward_features(pixels)
+        prefix = model.num_prefix_tokens
+        assert torch.equal(out.global_embedding, torch.nn.functional.normalize(features[:, 0], dim=-1)), path
+        assert torch.equal(out.patch_tokens, features[:, prefix:].reshape(2, 10, 15, -1)), path
+    default = load_timm_encoder(architecture, tmp_path / "model.pth")
+    assert default.preprocess_config.size == 518 and default.preprocess_config.resize_mode == "multiple"
+
+
+def test_timm_global_pool_options(tmp_path):
+    model = _dinov2("vit_small_patch14_dinov2")
+    torch.save(model.state_dict(), tmp_path / "m.pth")
+    images = torch.rand(1, 56, 56, 3)
+    mean = load_timm_encoder("vit_small_patch14_dinov2", tmp_path / "m.pth", image_size=56, global_pool="mean")(images)
+    torch.testing.assert_close(mean.global_embedding, torch.nn.functional.normalize(mean.patch_tokens.mean(dim=(1, 2)), dim=-1))
+
+
+# PIL resizes in two passes and rounds to uint8 after each, so its output is within 1.5 uint8 steps
+# of the exact resize; ours is exact (float).
+UINT8_ROUNDING = 1.5 / 255
+
+
+def test_preprocessing_matches_the_libraries_pil_transforms_within_uint8_rounding():
+    scene = make_edit_scene(0, (480, 640))
+    pixels = (scene.overlay[0].numpy() * 255).round().astype(np.uint8)
+    image = torch.from_numpy(pixels).float().div(255)[None]
+    pil = Image.fromarray(pixels)
+    open_clip_cfg = PreprocessConfig(size=224)
+    reference = open_clip.image_transform(224, is_train=False)(pil)[None]
+    ours = preprocess(image, open_clip_cfg)
+    std = torch.tensor(open_clip_cfg.std).view(1, 3, 1, 1)
+    assert ((ours - reference).abs() * std).max() <= UINT8_ROUNDING
+    squash_cfg = PreprocessConfig(size=224, mean=(0.5,) * 3, std=(0.5,) * 3, resize_mode="squash")
+    reference = open_clip.image_transform(224, is_train=False, mean=(0.5,) * 3, std=(0.5,) * 3, resize_mode="squash")(pil)[None]
+    assert ((preprocess(image, squash_cfg) - reference).abs() * 0.5).max() <= UINT8_ROUNDING
+    model = _dinov2("vit_small_patch14_dinov2")
+    data_config = timm.data.resolve_data_config({}, model=model)
+    reference = timm.data.create_transform(**data_config)(pil)[None]
+    timm_cfg = PreprocessConfig(size=518, mean=data_config["mean"], std=data_config["std"], resize_mode="shortest")
+    std = torch.tensor(data_config["std"]).view(1, 3, 1, 1)
+    assert ((preprocess(image, timm_cfg) - reference).abs() * std).max() <= UINT8_ROUNDING
+
+
+def test_gradients_flow_through_the_encoder_to_the_image(clip_model, tmp_path):
+    _save(clip_model.state_dict(), tmp_path / "m.safetensors")
+    encoder = load_open_clip_encoder("ViT-S-32", tmp_path / "m.safetensors")
+    scene = make_edit_scene(2, (64, 64))
+    prediction = scene.overlay.clone().requires_grad_()
+    out = encoder(prediction)
+    target, source = encoder(scene.after), encoder(scene.before)
+    loss = loss_no_edit_identity(out.global_embedding, target.global_embedding, source.global_embedding, margin=2.0)
+    loss = loss + loss_geometry_match(out.patch_tokens, target.patch_tokens)
+    loss.backward()
+    assert prediction.grad is not None and prediction.grad.abs().sum() > 0
+
+
+def test_encode_images_in_chunks_equals_one_batch(clip_model, tmp_path):
+    _save(clip_model.state_dict(), tmp_path / "m.safetensors")
+    encoder = load_open_clip_encoder("ViT-S-32", tmp_path / "m.safetensors")
+    images = torch.rand(5, 40, 40, 3)
+    steps = []
+    chunked = encode_images(encoder, images, batch_size=2, progress=lambda done, total: steps.append((done, total)))
+    whole = encoder(images)
+    torch.testing.assert_close(chunked.global_embedding, whole.global_embedding, atol=1e-6, rtol=1e-5)
+    assert steps == [(2, 5), (4, 5), (5, 5)]
+
+    def stop():
+        raise InterruptedError("stop")
+
+    with pytest.raises(InterruptedError):
+        encode_images(encoder, images, check_interrupt=stop)
+
+
+def test_loaders_never_download_and_say_how_to_get_the_file(tmp_path):
+    with pytest.raises(CheckpointError, match=r"^'laion2b_s34b_b79k' names weights to download; this loader reads local files only and never downloads\. Get the file yourself \(https://huggingface.co/laion/CLIP-ViT-B-32-laion2B-s34B-b79K\)"):
+        load_open_clip_encoder("ViT-B-32", "laion2b_s34b_b79k")
+    with pytest.raises(CheckpointError, match=r"names weights to download.*https://huggingface.co/timm/vit_small_patch14_dinov2.lvd142m"):
+        load_timm_encoder("vit_small_patch14_dinov2", "timm/vit_small_patch14_dinov2.lvd142m")
+    with pytest.raises(CheckpointError, match=r"^checkpoint file 'missing.safetensors' not found$"):
+        load_open_clip_encoder("ViT-B-32", "missing.safetensors")
+    torch.save({"a": torch.zeros(3)}, tmp_path / "wrong.pth")
+    with pytest.raises(CheckpointError, match=r"wrong.pth does not fit timm's vit_small_patch14_dinov2: missing \["):
+        load_timm_encoder("vit_small_patch14_dinov2", tmp_path / "wrong.pth")
+    with pytest.raises(CheckpointError, match=r"architecture 'not_a_model' is not a timm model"):
+        load_timm_encoder("not_a_model", tmp_path / "wrong.pth")
+    with pytest.raises(CheckpointError, match=r"architecture 'ViT-Q-99' is not an open_clip model"):
+        load_open_clip_encoder("ViT-Q-99", tmp_path / "wrong.pth")
