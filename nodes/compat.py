@@ -1,0 +1,133 @@
+"""The one place that talks to ComfyUI (``folder_paths``, ``comfy.*``). Every function also works
+without ComfyUI (tests, the headless runner), with plain fallbacks.
+
+Model files: inside ComfyUI they come from its model folders: ``models/editloss_encoders`` (registered
+by this pack), plus ``clip_vision`` and ``checkpoints`` where a file may be reused. Outside ComfyUI
+the same sub-folder names are looked up under each folder of ``EDITLOSS_MODELS_DIR`` (separated by
+``os.pathsep``), default ``./models``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+ENCODER_FOLDER = "editloss_encoders"
+ENCODER_FOLDERS = (ENCODER_FOLDER, "clip_vision", "checkpoints")
+MODEL_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
+
+
+def _folder_paths():
+    try:
+        import folder_paths  # noqa: PLC0415 - ComfyUI's module, present only inside ComfyUI
+
+        return folder_paths
+    except ImportError:
+        return None
+
+
+def _model_management():
+    try:
+        import comfy.model_management as model_management  # noqa: PLC0415
+
+        return model_management
+    except ImportError:
+        return None
+
+
+def register_model_folders() -> None:
+    """Add ``models/editloss_encoders`` to ComfyUI's model folders (no-op outside ComfyUI)."""
+    fp = _folder_paths()
+    if fp is None or ENCODER_FOLDER in getattr(fp, "folder_names_and_paths", {}):
+        return
+    fp.add_model_folder_path(ENCODER_FOLDER, os.path.join(fp.models_dir, ENCODER_FOLDER))
+
+
+def standalone_model_dirs() -> list[Path]:
+    value = os.environ.get("EDITLOSS_MODELS_DIR")
+    roots = [Path(p) for p in value.split(os.pathsep) if p] if value else [Path.cwd() / "models"]
+    return roots
+
+
+def model_folders(kinds=ENCODER_FOLDERS) -> list[str]:
+    """Every folder searched for model files of these kinds, in order."""
+    fp = _folder_paths()
+    folders: list[str] = []
+    for kind in kinds:
+        if fp is not None:
+            try:
+                folders += list(fp.get_folder_paths(kind))
+            except Exception:  # noqa: BLE001 - a kind this ComfyUI does not know
+                pass
+        else:
+            folders += [str(root / kind) for root in standalone_model_dirs()]
+    return folders
+
+
+def list_model_files(kinds=ENCODER_FOLDERS) -> list[str]:
+    """Model files (and hub-layout folders) found in the model folders, as names to pick from."""
+    names: list[str] = []
+    for folder in model_folders(kinds):
+        base = Path(folder)
+        if not base.is_dir():
+            continue
+        for path in sorted(base.rglob("*")):
+            relative = path.relative_to(base).as_posix()
+            if path.is_file() and path.suffix.lower() in MODEL_SUFFIXES and path.parent == base:
+                names.append(relative)
+            elif path.is_dir() and ((path / "open_clip_config.json").is_file() or (path / "config.json").is_file()):
+                names.append(relative)
+    return sorted(dict.fromkeys(names))
+
+
+def progress_bar(total: int):
+    """ComfyUI's progress bar for the running node, or None."""
+    try:
+        import comfy.utils  # noqa: PLC0415
+
+        return comfy.utils.ProgressBar(total)
+    except ImportError:
+        return None
+
+
+def throw_if_interrupted() -> None:
+    mm = _model_management()
+    if mm is not None:
+        mm.throw_exception_if_processing_interrupted()
+
+
+def compute_device():
+    mm = _model_management()
+    if mm is None:
+        import torch  # noqa: PLC0415
+
+        return torch.device("cpu")
+    return mm.get_torch_device()
+
+
+def offload_device():
+    mm = _model_management()
+    if mm is None:
+        import torch  # noqa: PLC0415
+
+        return torch.device("cpu")
+    return mm.unet_offload_device()
+
+
+_PATCHERS: dict[int, Any] = {}
+
+
+def load_for_inference(model) -> None:
+    """Inside ComfyUI, hand the model to ComfyUI's model management, which moves it to the GPU now and
+    off it when memory is needed, like its own models. Outside ComfyUI, nothing to do."""
+    mm = _model_management()
+    if mm is None:
+        return
+    import comfy.model_patcher  # noqa: PLC0415
+
+    patcher = _PATCHERS.get(id(model))
+    if patcher is None:
+        patcher = comfy.model_patcher.ModelPatcher(model, load_device=mm.get_torch_device(), offload_device=mm.unet_offload_device())
+        _PATCHERS[id(model)] = patcher
+    mm.load_models_gpu([patcher])

@@ -1,0 +1,146 @@
+"""The encoder nodes, loaded as ComfyUI loads the pack (model files come from EDITLOSS_MODELS_DIR)."""
+
+from __future__ import annotations
+
+import importlib
+import time
+
+import pytest
+import timm
+import torch
+from safetensors.torch import save_file
+
+from comfy_editloss.synthetic import make_edit_scene
+
+
+
+@pytest.fixture(scope="module")
+def nodes(pack):
+    return pack.NODE_CLASS_MAPPINGS
+
+
+@pytest.fixture
+def models_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "models" / "editloss_encoders"
+    folder.mkdir(parents=True)
+    monkeypatch.setenv("EDITLOSS_MODELS_DIR", str(tmp_path / "models"))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def dino_state():
+    torch.manual_seed(0)
+    model = timm.create_model("vit_small_patch14_dinov2", pretrained=False, num_classes=0, dynamic_img_size=True)
+    return {k: v.contiguous() for k, v in model.state_dict().items()}
+
+
+def test_weight_free_encode_node(nodes):
+    image = make_edit_scene(0, (64, 96)).after
+    with torch.inference_mode():
+        global_, patches = nodes["EditLossWeightFreeEncode"]().encode(image, "gradient+pixel", 16)
+    assert patches.tensor.shape == (1, 4, 6, 39) and patches.grid == (4, 6) and not patches.normalized
+    assert global_.tensor.shape == (1, 39) and global_.normalized
+    torch.testing.assert_close(global_.tensor.norm(dim=-1), torch.ones(1))
+    assert patches.encoder == "weight_free:gradient+pixel:16"
+    with pytest.raises(ValueError, match=r"^image must be an IMAGE \[B,H,W,3\], got a torch.float32 tensor of shape \(64, 96, 3\)"):
+        nodes["EditLossWeightFreeEncode"]().encode(image[0], "gradient", 16)
+
+
+def test_timm_loader_lists_files_caches_the_model_and_encodes(nodes, pack, models_dir, dino_state):
+    save_file(dino_state, str(models_dir / "dinov2_vits14.safetensors"))
+    loader = nodes["EditLossTimmLoader"]
+    assert "dinov2_vits14.safetensors" in loader.INPUT_TYPES()["required"]["checkpoint"][0]
+    models = importlib.import_module(pack.__name__ + ".comfy_editloss.encoders.models")
+    calls = []
+    real = models.load_timm_encoder
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    models.load_timm_encoder = counting
+    try:
+        (first,) = loader().load("vit_small_patch14_dinov2", "dinov2_vits14.safetensors", 56, "cls", "auto")
+        start = time.perf_counter()
+        (second,) = loader().load("vit_small_patch14_dinov2", "dinov2_vits14.safetensors", 56, "cls", "auto")
+        assert time.perf_counter() - start < 0.5
+    finally:
+        models.load_timm_encoder = real
+    assert first is second and len(calls) == 1  # a second run reuses the loaded model
+    assert next(first.parameters()).dtype == torch.float32  # fp32 on the CPU
+    images = torch.rand(3, 60, 90, 3)
+    with torch.inference_mode():
+        global_, patches = nodes["EditLossEncode"]().encode(first, images, 2)
+    assert global_.tensor.shape == (3, 384) and patches.tensor.shape == (3, 4, 6, 384)
+    assert global_.encoder == "timm:vit_small_patch14_dinov2"
+    with torch.inference_mode():
+        _, resized = nodes["EditLossEncode"]().encode(first, images, 8, 112, "squash", "0.5,0.5,0.5", "0.5, 0.5, 0.5")
+    assert resized.tensor.shape == (3, 8, 8, 384)
+    with pytest.raises(ValueError, match=r"^mean must be three numbers separated by commas, got 2: '0.5,0.5'$"):
+        nodes["EditLossEncode"]().encode(first, images, 8, 0, "default", "0.5,0.5", "")
+    with pytest.raises(TypeError, match=r"^encoder must be an EDITLOSS_ENCODER from an EditLoss loader node, got str 'x'$"):
+        nodes["EditLossEncode"]().encode("x", images, 8)
+
+
+def test_missing_model_file_names_the_folders_searched(nodes, models_dir):
+    with pytest.raises(ValueError, match=r"model file 'nope.safetensors' not found; searched: .*editloss_encoders, .*clip_vision, .*checkpoints\. Put the file in models/editloss_encoders"):
+        nodes["EditLossTimmLoader"]().load("vit_small_patch14_dinov2", "nope.safetensors", 0, "cls", "auto")
+
+
+def test_comfyui_clip_vision_files_get_a_hint(nodes, models_dir):
+    save_file({"vision_model.embeddings.patch_embedding.weight": torch.zeros(4, 3, 2, 2)}, str(models_dir / "clip_vision_h.safetensors"))
+    with pytest.raises(ValueError, match=r"is a Hugging Face transformers CLIP vision file .* use EditLoss CLIP Vision Encode$"):
+        nodes["EditLossOpenCLIPLoader"]().load("ViT-B-32", "clip_vision_h.safetensors", "fp32", False)
+
+
+class FakeClipVision:
+    """ComfyUI's ClipVisionModel as the adapter uses it: encode_image(image, crop) returns an output
+    with image_embeds [B, D] and last_hidden_state [B, T, C]."""
+
+    def __init__(self, tokens, dim=8):
+        self.tokens, self.dim, self.calls = tokens, dim, []
+
+    def encode_image(self, image, crop=True):
+        self.calls.append((tuple(image.shape), crop))
+        b = image.shape[0]
+
+        class Output(dict):
+            def __getattr__(self, name):
+                return self[name]
+
+        g = torch.Generator().manual_seed(0)
+        return Output(image_embeds=torch.randn(b, self.dim, generator=g), last_hidden_state=torch.randn(b, self.tokens, 6, generator=g))
+
+
+@pytest.mark.parametrize("tokens,grid", [(257, 16), (729, 27), (261, 16)], ids=["clip", "siglip", "dinov2-registers"])
+def test_clip_vision_adapter(nodes, tokens, grid):
+    clip_vision = FakeClipVision(tokens)
+    image = torch.rand(2, 32, 32, 3)
+    global_, patches = nodes["EditLossCLIPVisionEncode"]().encode(clip_vision, image, "none")
+    assert clip_vision.calls == [((2, 32, 32, 3), False)]
+    assert global_.tensor.shape == (2, 8) and global_.normalized and patches.tensor.shape == (2, grid, grid, 6)
+    output = clip_vision.encode_image(image)
+    again = nodes["EditLossCLIPVisionOutputToEmbedding"]().convert(output)
+    torch.testing.assert_close(again[1].tensor, output["last_hidden_state"][:, tokens - grid * grid :].reshape(2, grid, grid, 6))
+    with pytest.raises(TypeError, match=r"^clip_vision must be a CLIP_VISION model from Load CLIP Vision, got str 'x'$"):
+        nodes["EditLossCLIPVisionEncode"]().encode("x", image, "center")
+    with pytest.raises(TypeError, match=r"^clip_vision_output must be a CLIP_VISION_OUTPUT with image_embeds and last_hidden_state"):
+        nodes["EditLossCLIPVisionOutputToEmbedding"]().convert({"image_embeds": torch.zeros(1, 2)})
+
+
+def test_patch_heatmap_node(nodes, pack_lib):
+    scene = make_edit_scene(7, (64, 64))
+    encode = nodes["EditLossWeightFreeEncode"]().encode
+    images = torch.cat([scene.after, scene.before, scene.overlay])
+    (_, pred), (_, gt), (_, src), (_, ov) = encode(images, "gradient+pixel", 16), encode(scene.after, "gradient+pixel", 16), encode(scene.before, "gradient+pixel", 16), encode(scene.overlay, "gradient+pixel", 16)
+    (picture,) = nodes["EditLossPatchHeatmap"]().draw(images, pred, gt, src, "cos", z_overlay=ov)
+    assert picture.shape == (3, 64 + 18, 64 * 4, 3) and picture.dtype == torch.float32
+    assert 0 <= float(picture.min()) and float(picture.max()) <= 1
+    # The correct edit's distance-to-target panel shows no heat: it is the image, darkened only.
+    target_panel = picture[0, 18:, 64:128]
+    assert torch.allclose(target_panel, images[0] * 0.35 + torch.tensor([0.001, 0.0, 0.014]) * 0.65, atol=1e-3)
+    with pytest.raises(ValueError, match=r"^image has batch 1 but z_pred has batch 3"):
+        nodes["EditLossPatchHeatmap"]().draw(scene.after, pred, gt, src, "cos")
+    global_only = pack_lib.Embedding(torch.rand(3, 5))
+    with pytest.raises(ValueError, match=r"^z_gt has feature shape \(5,\) but z_pred has \(4, 4, 39\)"):
+        nodes["EditLossPatchHeatmap"]().draw(images, pred, global_only, src, "cos")
