@@ -28,3 +28,22 @@ def test_runner_benchmark_runs_and_a_cached_rerun_executes_nothing():
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "nodes executed on the cached re-run: 0 (target 0)" in proc.stdout
+
+
+def test_encode_benchmark_runs_and_the_loader_reuses_its_model():
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_encode.py"), "--batch", "2", "--size", "64", "--repeat", "1"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line.split() for line in proc.stdout.splitlines() if line.startswith(("open_clip", "timm"))]
+    assert len(rows) == 3 and all(row[-1] == "True" for row in rows)
+
+
+def test_ranking_benchmark_runs():
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_weight_free_ranking.py"), "--scenes", "4"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert any(line.startswith("edit") for line in proc.stdout.splitlines())

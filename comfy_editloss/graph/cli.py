@@ -39,6 +39,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                     "validation, dangling links and cycles. Exits 2 if any workflow has a problem.",
     )
     validate.add_argument("workflows", nargs="+", metavar="WORKFLOW")
+    validate.add_argument("--input-dir", help="where LoadImage finds files (default: each workflow's folder)")
     validate.add_argument("--pack", action="append", dest="packs", metavar="DIR", help=packs_help)
     validate.add_argument("--json", action="store_true", help="print the problems as JSON")
     validate.set_defaults(handler=_validate)
@@ -81,7 +82,7 @@ def _validate(args) -> int:
     env = _environment(args)
     report: dict[str, list] = {}
     for workflow in args.workflows:
-        report[workflow] = validate_workflow(workflow, env)
+        report[workflow] = validate_workflow(workflow, env, input_dir=args.input_dir)
     if args.json:
         print(json.dumps({w: [i.to_json() for i in issues] for w, issues in report.items()}, indent=2))
     else:

@@ -63,14 +63,17 @@ def load_prompt(workflow: str | os.PathLike | Mapping[str, Any], env: Environmen
     return convert(data, env.catalogue, source=source), source
 
 
-def validate_workflow(workflow, env: Environment | None = None, source: str | None = None) -> list[ValidationIssue]:
-    """All problems of a workflow (conversion errors included, as one issue)."""
+def validate_workflow(
+    workflow, env: Environment | None = None, source: str | None = None, input_dir: str | os.PathLike | None = None
+) -> list[ValidationIssue]:
+    """All problems of a workflow (conversion errors included, as one issue). Image files are looked
+    up in ``input_dir`` (default: the workflow's folder)."""
     env = env or Environment.create()
     try:
         prompt, source = load_prompt(workflow, env, source)
     except ConversionError as exc:
         return [ValidationIssue("invalid_prompt", str(exc).split(": ", 1)[-1], source or str(workflow))]
-    with using_folders(_folders_for(workflow, None, None)):
+    with using_folders(_folders_for(workflow, input_dir, None)):
         return validate_prompt(prompt, env.catalogue, env.classes, source)
 
 
