@@ -14,7 +14,6 @@ Target (issue: headless runner): cached re-run executes 0 nodes; cold overhead u
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path

@@ -17,6 +17,9 @@ It checks, and prints:
    the runner (the VAE encodings injected from the server's SaveLatent files): the texts, saved
    images and masks must be identical.
 
+3. with ``--workflow FILE --images DIR``: a UI workflow converted by our converter, run by the server
+   (DIR's images copied to its input folder) and by the runner: texts and images must be identical.
+
 Needs the ``safetensors`` package to read the server's latent files.
 """
 
@@ -90,8 +93,12 @@ def main() -> int:
     parser.add_argument("--url", default="http://127.0.0.1:8195")
     parser.add_argument("--comfyui", required=True, help="the ComfyUI folder the server runs from (for input/ and output/)")
     parser.add_argument("--work", default="compare_out", help="a scratch folder for the runner's outputs")
+    parser.add_argument("--workflow", help="also run this UI workflow in both and compare")
+    parser.add_argument("--images", help="the folder of the images --workflow loads")
+    parser.add_argument("--server-temp", help="the server's temp folder (<--temp-directory>/temp, or <comfyui>/temp)")
     args = parser.parse_args()
     comfyui, work = Path(args.comfyui), Path(args.work).resolve()
+    args.server_temp = args.server_temp or str(comfyui / "temp")
     work.mkdir(parents=True, exist_ok=True)
     write_images(comfyui / "input")
     write_images(work)
@@ -139,8 +146,46 @@ def main() -> int:
         diff = int(np.abs(theirs - mine).max()) if theirs.shape == mine.shape else -1
         failures += diff != 0
         print(f"mask {name}: max difference {diff} (of 255)")
+    if args.workflow:
+        failures += compare_workflow(args, env, comfyui, work)
     print("all equal" if not failures else f"{failures} difference(s)")
     return 1 if failures else 0
+
+
+def compare_workflow(args, env: Environment, comfyui: Path, work: Path) -> int:
+    import shutil  # noqa: PLC0415
+
+    from comfy_editloss.graph.convert import convert  # noqa: PLC0415
+    from comfy_editloss.graph.runtime import run_workflow  # noqa: PLC0415
+
+    images = Path(args.images)
+    for image in images.iterdir():
+        if image.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"):
+            shutil.copy(image, comfyui / "input" / image.name)
+    workflow = json.loads(Path(args.workflow).read_text())
+    prompt_id = post(f"{args.url}/prompt", {"prompt": convert(workflow, env.catalogue)})["prompt_id"]
+    for _ in range(300):
+        history = get(f"{args.url}/history/{prompt_id}")
+        if prompt_id in history:
+            break
+        time.sleep(1)
+    server = history[prompt_id]["outputs"]
+    ours = run_workflow(workflow, input_dir=images, output_dir=work / "workflow")
+    failures = 0
+    for key, ui in sorted(server.items()):
+        if "text" in ui:
+            same = ui["text"] == list(ours.ui[key]["text"])
+            failures += not same
+            print(f"{args.workflow} node {key} text: {'equal' if same else 'DIFFERENT: ' + str(ui['text']) + ' / ' + str(ours.ui[key]['text'])}")
+        for theirs_entry, mine_entry in zip(ui.get("images", []), ours.ui.get(key, {}).get("images", [])):
+            base = comfyui / "output" if theirs_entry["type"] == "output" else Path(args.server_temp)
+            theirs_pixels = np.array(Image.open(base / theirs_entry["subfolder"] / theirs_entry["filename"])).astype(int)
+            mine_base = work / "workflow" / ("temp" if mine_entry["type"] == "temp" else "")
+            mine_pixels = np.array(Image.open(mine_base / mine_entry["subfolder"] / mine_entry["filename"])).astype(int)
+            diff = int(np.abs(theirs_pixels - mine_pixels).max()) if theirs_pixels.shape == mine_pixels.shape else -1
+            failures += diff != 0
+            print(f"{args.workflow} node {key} image: max difference {diff} (of 255)")
+    return failures
 
 
 if __name__ == "__main__":

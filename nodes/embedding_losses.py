@@ -25,7 +25,7 @@ from ..comfy_editloss.losses import (
     triplet_margin_loss,
 )
 from ..comfy_editloss.losses.embedding import FEATURE_MATCH_KINDS
-from ..comfy_editloss.types import SCORES_TYPE, Scores
+from ..comfy_editloss.types import SCORES_TYPE
 from ..comfy_editloss._checks import describe
 from .common import (
     CATEGORY_GENERIC,

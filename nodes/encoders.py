@@ -20,7 +20,7 @@ from ..comfy_editloss.losses import DISTANCES
 from ..comfy_editloss.report.heatmap import heatmap_panels, patch_distances
 from ..comfy_editloss.types import EMBEDDING_TYPE, Embedding
 from . import compat
-from .common import CATEGORY_EMBEDDING, as_embedding
+from .common import CATEGORY_EMBEDDING
 
 ENCODER_TYPE = "EDITLOSS_ENCODER"
 CATEGORY_ENCODERS = "editloss/encoders"

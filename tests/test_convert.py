@@ -123,6 +123,21 @@ def test_widget_layout_companions_and_force_input(catalogue):
     assert names("PreviewAny") == [("preview", True), ("previewMode", True)]
 
 
+def test_saved_nulls_are_assigned_and_preview_any_takes_the_first_value(catalogue):
+    """As ComfyUI's frontend 1.35.9 does (checked in a browser): a null in widgets_values becomes the
+    widget's value and is sent; PreviewAny's two preview widgets are not saved, so its first saved
+    value goes to previewMode."""
+    ui = workflow([
+        node(1, "EmptyLatentImage", [], [out("LATENT", "LATENT")], [None, 640, 2]),
+        node(2, "PreviewAny", [inp("source", "*", None)], [], ["x", True]),
+        node(3, "PreviewAny", [inp("source", "*", None)], [], [None, None, False]),
+    ], [])
+    prompt = convert(ui, catalogue)
+    assert prompt["1"]["inputs"] == {"width": None, "height": 640, "batch_size": 2}
+    assert prompt["2"]["inputs"] == {"preview": "", "previewMode": "x"}
+    assert prompt["3"]["inputs"] == {"preview": "", "previewMode": None}
+
+
 def test_force_input_takes_no_widget_slot(catalogue):
     class Forced:
         @classmethod

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .catalogue import Catalogue, NodeSpec
-from .convert import EXTENSION_WIDGETS, widget_layout
+from .convert import widget_layout
 
 
 @dataclass
@@ -98,14 +98,14 @@ class WorkflowBuilder:
                     link[4] = index[name]
             values = []
             for slot in widget_layout(node.spec):
+                if not slot.positional:
+                    continue
                 if slot.name in node.widgets:
                     values.append(node.widgets[slot.name])
                 elif slot.name == "control_after_generate":
                     values.append("fixed")
                 elif slot.name == "upload":
                     values.append("image")
-                elif node.spec.name in EXTENSION_WIDGETS and not slot.use_saved:
-                    values.append(None)
                 else:
                     values.append(slot.default)
             entry = {

@@ -35,7 +35,9 @@ SEED_NAMES = ("seed", "noise_seed")
 UPLOAD_OPTIONS = ("image_upload", "video_upload", "audio_upload", "file_upload", "animated_image_upload", "upload")
 
 # Widgets that frontend extensions add to core nodes beyond their declared inputs: (name, default,
-# whether a saved value is used). PreviewAny's text preview is output only, so its saved value is not.
+# whether it takes a position in widgets_values). PreviewAny (frontend 1.35.9) has two output-only
+# "preview" text widgets that are not saved and do not count when saved values are assigned, so
+# widgets_values[0] goes to previewMode; the prompt still carries "preview": "".
 EXTENSION_WIDGETS: dict[str, tuple[tuple[str, Any, bool], ...]] = {
     "PreviewAny": (("preview", "", False), ("previewMode", False, True)),
     "SaveGLB": (("image", "", True),),
@@ -215,7 +217,7 @@ class WidgetSlot:
     name: str
     default: Any
     in_prompt: bool  # False for frontend-only companions (seed control, upload button)
-    use_saved: bool = True
+    positional: bool = True  # takes a position in widgets_values
 
 
 def widget_layout(spec: NodeSpec) -> list[WidgetSlot]:
@@ -236,8 +238,8 @@ def widget_layout(spec: NodeSpec) -> list[WidgetSlot]:
                 slots.append(WidgetSlot("control_after_generate", "fixed", False))
             if inp.type == "COMBO" and any(inp.options.get(key) for key in UPLOAD_OPTIONS):
                 uploads.append(WidgetSlot("upload", None, False))
-    for name, default, use_saved in EXTENSION_WIDGETS.get(spec.name, ()):
-        slots.append(WidgetSlot(name, default, True, use_saved))
+    for name, default, positional in EXTENSION_WIDGETS.get(spec.name, ()):
+        slots.append(WidgetSlot(name, default, True, positional))
     return slots
 
 
@@ -249,18 +251,22 @@ def _has_value_control(inp: InputSpec) -> bool:
 
 
 def widget_values(node: UINode, spec: NodeSpec) -> dict[str, Any]:
-    """Every widget's value by name (frontend companions included), from ``widgets_values``."""
-    layout = widget_layout(spec)
+    """Every widget's value by name (frontend companions included), from ``widgets_values``.
+
+    Values are assigned by position, a saved ``null`` included (the frontend does the same and then
+    sends ``null``); widgets past the end of the list keep their defaults; a dict (some packs save
+    one) is matched by name."""
     saved = node.widgets_values
     values: dict[str, Any] = {}
-    for index, slot in enumerate(layout):
+    index = 0
+    for slot in widget_layout(spec):
         value = slot.default
-        if slot.use_saved:
+        if slot.positional:
             if isinstance(saved, Mapping):
-                if slot.name in saved:
-                    value = saved[slot.name]
-            elif isinstance(saved, list) and index < len(saved) and saved[index] is not None:
+                value = saved.get(slot.name, value)
+            elif isinstance(saved, list) and index < len(saved):
                 value = saved[index]
+            index += 1
         values.setdefault(slot.name, value)
     return values
 
