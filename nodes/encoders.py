@@ -115,17 +115,20 @@ def _hf_transformers_hint(path, error: CheckpointError) -> CheckpointError:
     return error
 
 
-class EditLossOpenCLIPLoader:
-    DESCRIPTION = (
-        "Loads an open_clip image tower (no text tower) from a local file: open_clip .safetensors/.bin, a "
-        "hub folder with open_clip_config.json, a training checkpoint, or an OpenAI JIT archive (only with "
-        "'trusted_jit' on). Never downloads. Preprocessing follows the architecture's known configuration."
-    )
+class _LoaderNode:
     CATEGORY = CATEGORY_ENCODERS
     FUNCTION = "load"
     RETURN_TYPES = (ENCODER_TYPE,)
     RETURN_NAMES = ("encoder",)
     OUTPUT_TOOLTIPS = ("The loaded encoder; connect it to EditLoss Encode.",)
+
+
+class EditLossOpenCLIPLoader(_LoaderNode):
+    DESCRIPTION = (
+        "Loads an open_clip image tower (no text tower) from a local file: open_clip .safetensors/.bin, a "
+        "hub folder with open_clip_config.json, a training checkpoint, or an OpenAI JIT archive (only with "
+        "'trusted_jit' on). Never downloads. Preprocessing follows the architecture's known configuration."
+    )
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -161,17 +164,12 @@ def _storage_precision(precision: str) -> str:
     return "fp32"
 
 
-class EditLossTimmLoader:
+class EditLossTimmLoader(_LoaderNode):
     DESCRIPTION = (
         "Loads a timm backbone from a local file: timm's .safetensors/.bin or hub folder, or Meta's original "
         "DINOv2 dinov2_*_pretrain.pth. DINOv2 (vit_small/base/large_patch14_dinov2, with or without _reg4) is "
         "the recommended geometry encoder: its patch tokens see shape. Any image size (multiple of 14)."
     )
-    CATEGORY = CATEGORY_ENCODERS
-    FUNCTION = "load"
-    RETURN_TYPES = (ENCODER_TYPE,)
-    RETURN_NAMES = ("encoder",)
-    OUTPUT_TOOLTIPS = ("The loaded encoder; connect it to EditLoss Encode.",)
 
     @classmethod
     def INPUT_TYPES(cls):
