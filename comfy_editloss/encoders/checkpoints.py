@@ -10,6 +10,7 @@ file is refused with the way to get the file.
 from __future__ import annotations
 
 import os
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -65,7 +66,9 @@ def read_state_dict(path: str | os.PathLike, trusted_jit: bool = False) -> dict[
                 "stored in the file. Load it only if you trust its source, with trusted_jit=True (the node's "
                 "'trusted_jit' switch), or convert it to .safetensors"
             )
-        state = torch.jit.load(str(path), map_location="cpu").state_dict()
+        with warnings.catch_warnings():  # torch deprecates TorchScript; these archives still need it
+            warnings.simplefilter("ignore", FutureWarning)
+            state = torch.jit.load(str(path), map_location="cpu").state_dict()
     else:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)

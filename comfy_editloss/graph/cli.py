@@ -11,9 +11,9 @@ from typing import Any
 
 from .convert import ConversionError
 from .execute import Interrupted, NodeExecutionError, NotRunnableError, RunResult, describe_value
-from .host import save_image_path, using_folders
+from .host import save_image_path
 from .pack import PackLoadError
-from .runtime import Environment, _folders_for, injections_from_files, load_prompt, parse_injection, validate_workflow
+from .runtime import Environment, host_folders_for, load_prompt, parse_injection, run_workflow, validate_workflow
 from .validate import PromptValidationError
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
@@ -99,20 +99,16 @@ def _validate(args) -> int:
 def _run(args) -> int:
     env = _environment(args)
     prompt, source = load_prompt(args.workflow, env)
-    folders = _folders_for(args.workflow, args.input_dir, args.output_dir)
+    folders = host_folders_for(args.workflow, args.input_dir, args.output_dir)
     progress = None if args.quiet else (lambda node_id, class_type, done, total: print(f"[{done}/{total}] {node_id} {class_type}", file=sys.stderr))
     runner = env.runner(progress=progress)
+    inject = {}
+    for text in args.inject:
+        node, slot, path = parse_injection(text)
+        inject[(node, slot)] = path
     previous = signal.signal(signal.SIGINT, lambda *_: runner.interrupt())
     try:
-        with using_folders(folders):
-            specs = {}
-            for text in args.inject:
-                node, slot, path = parse_injection(text)
-                specs[(node, slot)] = path
-            inject = injections_from_files(specs, prompt, env)
-            from .runtime import _pnginfo  # noqa: PLC0415
-
-            result = runner.run(prompt, targets=args.target, inject=inject, source=source, extra_pnginfo=_pnginfo(args.workflow))
+        result = run_workflow(args.workflow, inject, input_dir=args.input_dir, output_dir=args.output_dir, targets=args.target, runner=runner, env=env)
     finally:
         signal.signal(signal.SIGINT, previous)
     record = _record(result, prompt, folders)

@@ -73,7 +73,7 @@ def validate_workflow(
         prompt, source = load_prompt(workflow, env, source)
     except ConversionError as exc:
         return [ValidationIssue("invalid_prompt", str(exc).split(": ", 1)[-1], source or str(workflow))]
-    with using_folders(_folders_for(workflow, input_dir, None)):
+    with using_folders(host_folders_for(workflow, input_dir, None)):
         return validate_prompt(prompt, env.catalogue, env.classes, source)
 
 
@@ -104,7 +104,8 @@ def injections_from_files(specs: Mapping[tuple[str, int], str | os.PathLike], pr
     return values
 
 
-def _folders_for(workflow, input_dir, output_dir) -> HostFolders:
+def host_folders_for(workflow, input_dir, output_dir) -> HostFolders:
+    """Input folder (default: the workflow's folder), output folder (default ./output), temp inside it."""
     if input_dir is None:
         input_dir = Path(workflow).resolve().parent if isinstance(workflow, (str, os.PathLike)) else Path.cwd()
     output = (Path(output_dir) if output_dir is not None else Path.cwd() / "output").resolve()
@@ -149,11 +150,11 @@ def run_workflow(
             files[(node_id, slot)] = value
         else:
             values[(node_id, slot)] = value
-    folders = _folders_for(workflow, input_dir, output_dir)
+    folders = host_folders_for(workflow, input_dir, output_dir)
     runner = runner or env.runner()
     with using_folders(folders):
         values.update(injections_from_files(files, prompt, env))
-        return runner.run(prompt, targets=targets, inject=values, source=source, extra_pnginfo=_pnginfo(workflow))
+        return runner.run(prompt, targets=targets, inject=values, source=source, extra_pnginfo=workflow_pnginfo(workflow))
 
 
 def _injection_key(key: Any) -> tuple[str, int]:
@@ -165,7 +166,8 @@ def _injection_key(key: Any) -> tuple[str, int]:
     return str(key), 0
 
 
-def _pnginfo(workflow) -> dict:
+def workflow_pnginfo(workflow) -> dict:
+    """What SaveImage embeds besides the prompt: the UI workflow, as ComfyUI does."""
     if isinstance(workflow, Mapping) and "nodes" in workflow:
         return {"workflow": workflow}
     if isinstance(workflow, (str, os.PathLike)):
