@@ -185,7 +185,9 @@ class Runner:
         self.check_contracts = check_contracts
         self.range_checked = range_checked
         self.progress = progress
-        self._cache: dict[Any, _CacheEntry] = {}
+        # As ComfyUI's classic cache: per node id, the outputs of its last run and the signature of
+        # the inputs they came from; a changed signature replaces them, so memory stays bounded.
+        self._cache: dict[str, tuple[Any, _CacheEntry]] = {}
         self._instances: dict[str, Any] = {}
         self._interrupt = threading.Event()
 
@@ -222,16 +224,17 @@ class Runner:
         for target in targets:
             if target not in prompt:
                 raise ValueError(f"{source}: target node {target} is not in the prompt")
+        try:
+            order: list[str] | None = self._order(prompt, targets, injected_nodes)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            order = None  # a malformed or looping prompt: validation says why
         if validate:
-            needed = None
-            try:
-                needed = set(self._order(prompt, targets, injected_nodes)) - injected_nodes if targets else None
-            except (ValueError, KeyError, TypeError):
-                needed = None  # a malformed or looping prompt: validation reports why
+            needed = set(order) - injected_nodes if order is not None and targets else None
             issues = validate_prompt(prompt, self.catalogue, self.classes, source, require_outputs=not targets, only=needed)
             if issues:
                 raise PromptValidationError(issues)
-        order = self._order(prompt, targets, injected_nodes)
+        if order is None:
+            order = self._order(prompt, targets, injected_nodes)
         not_runnable = [n for n in order if n not in injected_nodes and prompt[n]["class_type"] not in self.classes]
         if not_runnable:
             names = ", ".join(f"{n} ({prompt[n]['class_type']})" for n in not_runnable)
@@ -257,7 +260,8 @@ class Runner:
                 spec = self.catalogue.get(entry["class_type"]) or NodeSpec.from_class(entry["class_type"], node_class)
                 key = self._cache_key(node_id, entry, node_class, keys, source)
                 keys[node_id] = key
-                cached = self._cache.get(key)
+                stored = self._cache.get(node_id)
+                cached = stored[1] if stored is not None and stored[0] == key else None
                 if cached is not None:
                     values[node_id] = cached.outputs
                     if cached.ui is not None:
@@ -266,7 +270,7 @@ class Runner:
                 else:
                     outputs, ui = self._execute(node_id, entry, node_class, spec, values, prompt, extra_pnginfo, source)
                     values[node_id] = outputs
-                    self._cache[key] = _CacheEntry(outputs, ui)
+                    self._cache[node_id] = (key, _CacheEntry(outputs, ui))
                     if ui is not None:
                         result.ui[node_id] = ui
                     result.executed.append(node_id)
@@ -280,8 +284,9 @@ class Runner:
     def _output_nodes(self, prompt) -> list[str]:
         outputs = []
         for node_id, entry in prompt.items():
-            node_class = self.classes.get(entry["class_type"])
-            spec = self.catalogue.get(entry["class_type"])
+            class_type = entry.get("class_type") if isinstance(entry, Mapping) else None
+            node_class = self.classes.get(class_type)
+            spec = self.catalogue.get(class_type)
             if (node_class is not None and getattr(node_class, "OUTPUT_NODE", False)) or (spec is not None and spec.output_node):
                 outputs.append(str(node_id))
         return outputs
