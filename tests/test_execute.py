@@ -154,6 +154,18 @@ def test_unchanged_nodes_are_cached_across_runs_and_is_changed_is_honoured(runne
     assert "1" in runner.run(prompt).executed and "1" in runner.run(prompt).executed
 
 
+def test_the_cache_keeps_only_the_last_outputs_of_each_node(runner):
+    # As ComfyUI's classic cache: going back to an earlier value runs the node again, so a long
+    # session of edits holds one set of outputs per node, not one per value ever tried.
+    prompt = {"1": const(1.0), "2": {"class_type": "TShow", "inputs": {"value": ["1", 0]}}}
+    runner.run(prompt)
+    prompt["1"] = const(2.0)
+    runner.run(prompt)
+    prompt["1"] = const(1.0)
+    assert runner.run(prompt).executed == ["1", "2"]
+    assert runner.run(prompt).executed == []
+
+
 def test_the_first_failing_node_is_reported_with_its_inputs(runner):
     prompt = {"1": {"class_type": "TImage", "inputs": {"value": 0.25}}, "2": const(1.5),
               "3": {"class_type": "TFail", "inputs": {"value": ["2", 0]}}, "4": {"class_type": "TShow", "inputs": {"value": ["3", 0]}},
