@@ -12,7 +12,8 @@ Models have random weights (written to a temporary models folder): speed does no
 
 Target (issue: encoders): overhead (node / bare - 1) at most 10%; the second load reuses the model.
 The overhead is mostly the antialiased resize of the 512x512 inputs, a fixed cost: it weighs most
-against the smallest model (ViT-S-32 at 224), least against DINOv2 at 518.
+against the smallest model (ViT-S-32 at 224: about 10%, just over the target on 2 CPU cores), least
+against DINOv2 at 518. Run it a few times: these machines are noisy.
 
     python3 benchmarks/bench_encode.py
 """

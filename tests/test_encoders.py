@@ -11,6 +11,7 @@ import open_clip
 import pytest
 import timm
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from safetensors.torch import save_file
 
@@ -21,7 +22,7 @@ from comfy_editloss.encoders import (
     load_timm_encoder,
     preprocess,
 )
-from comfy_editloss.encoders.preprocess import PreprocessConfig
+from comfy_editloss.encoders.preprocess import PreprocessConfig, _resize
 from comfy_editloss.losses import loss_geometry_match, loss_no_edit_identity
 from comfy_editloss.synthetic import make_edit_scene
 
@@ -205,6 +206,21 @@ def test_preprocessing_matches_the_libraries_pil_transforms_within_uint8_roundin
     timm_cfg = PreprocessConfig(size=518, mean=data_config["mean"], std=data_config["std"], resize_mode="shortest")
     std = torch.tensor(data_config["std"]).view(1, 3, 1, 1)
     assert ((preprocess(image, timm_cfg) - reference).abs() * std).max() <= UINT8_ROUNDING
+
+
+@pytest.mark.parametrize("mode", ["bicubic", "bilinear"])
+def test_the_cpu_resize_equals_one_antialiased_interpolate_call(mode):
+    # On the CPU, preprocess shrinks an IMAGE's rows, then its columns (faster for its channels-last
+    # memory); the filter is separable, so it must equal torch's single antialiased call.
+    torch.manual_seed(0)
+    image = torch.rand(2, 97, 130, 3, dtype=torch.float64)
+    for size in [(40, 40), (97, 61), (150, 40), (211, 300), (1, 1)]:
+        pixels = _resize(image.permute(0, 3, 1, 2), size, mode)
+        reference = F.interpolate(image.permute(0, 3, 1, 2).contiguous(), size=size, mode=mode, antialias=True)
+        assert pixels.shape == reference.shape
+        torch.testing.assert_close(pixels, reference, rtol=0, atol=1e-12)
+    small = torch.rand(1, 9, 11, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: preprocess(x, PreprocessConfig(size=5, resize_mode="squash", interpolation=mode)), (small,))
 
 
 def test_gradients_flow_through_the_encoder_to_the_image(clip_model, tmp_path):
