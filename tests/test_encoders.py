@@ -94,6 +94,24 @@ def test_open_clip_loads_every_format_and_reproduces_the_model(clip_model, tmp_p
     assert hub_config.mean == (0.5, 0.5, 0.5) and hub_config.size == 224  # the hub file's preprocessing wins
 
 
+def test_half_precision_weights_run_and_agree_with_float32(clip_model, tmp_path):
+    # On a GPU "auto" stores weights in bf16/fp16; the CPU can run bf16 too, so the cast is checked here.
+    _save(clip_model.state_dict(), tmp_path / "m.safetensors")
+    images = torch.rand(2, 64, 64, 3, generator=torch.Generator().manual_seed(0))
+    full = load_open_clip_encoder("ViT-S-32", tmp_path / "m.safetensors", precision="auto")  # CPU: fp32
+    half = load_open_clip_encoder("ViT-S-32", tmp_path / "m.safetensors", precision="bf16")
+    assert next(full.parameters()).dtype == torch.float32 and next(half.parameters()).dtype == torch.bfloat16
+    with torch.no_grad():
+        a, b = full(images), half(images)
+    assert b.global_embedding.dtype == torch.float32 and b.patch_tokens.dtype == torch.float32  # outputs always fp32
+    assert F.cosine_similarity(a.global_embedding, b.global_embedding).min() > 0.995
+    assert F.cosine_similarity(a.patch_tokens, b.patch_tokens, dim=-1).min() > 0.995
+    with pytest.raises(ValueError, match=r"^precision must be one of 'auto', 'fp32', 'fp16', 'bf16', got 'f16'$"):
+        load_open_clip_encoder("ViT-S-32", tmp_path / "m.safetensors", precision="f16")
+    with pytest.raises(ValueError, match=r"^precision must be one of .*, got 'half'$"):
+        load_timm_encoder("vit_small_patch14_dinov2", tmp_path / "m.safetensors", precision="half")
+
+
 def test_openai_jit_archives_need_the_trusted_switch(clip_model, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

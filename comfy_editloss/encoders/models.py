@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._checks import check_choice
 from .checkpoints import (
     WEIGHT_SUFFIXES,
     CheckpointError,
@@ -223,6 +224,7 @@ def load_open_clip_encoder(
         precision: ``"auto"`` (fp16/bf16 on CUDA, fp32 on CPU), ``"fp32"``, ``"fp16"``, ``"bf16"``.
         device: where the model goes.
     """
+    check_choice(precision, "precision", PRECISIONS)
     import open_clip  # noqa: PLC0415
     from open_clip.model import _build_vision_tower  # noqa: PLC0415
 
@@ -292,6 +294,7 @@ def load_timm_encoder(
     multiple of the patch size works (``image_size`` sets the shorter side; the default is the
     model's pretraining size, 518 for DINOv2).
     """
+    check_choice(precision, "precision", PRECISIONS)
     import timm  # noqa: PLC0415
 
     path = Path(checkpoint)
