@@ -110,6 +110,10 @@ def test_half_precision_weights_run_and_agree_with_float32(clip_model, tmp_path)
         load_open_clip_encoder("ViT-S-32", tmp_path / "m.safetensors", precision="f16")
     with pytest.raises(ValueError, match=r"^precision must be one of .*, got 'half'$"):
         load_timm_encoder("vit_small_patch14_dinov2", tmp_path / "m.safetensors", precision="half")
+    with pytest.raises(ValueError, match=r"^global_pool must be one of 'cls', 'mean', 'head', got 'avg'$"):
+        load_timm_encoder("vit_small_patch14_dinov2", tmp_path / "m.safetensors", global_pool="avg")
+    with pytest.raises(ValueError, match=r"^image_size must be None \(the model's own\) or an integer >= 1, got 0$"):
+        load_timm_encoder("vit_small_patch14_dinov2", tmp_path / "m.safetensors", image_size=0)
 
 
 def test_openai_jit_archives_need_the_trusted_switch(clip_model, tmp_path):
@@ -224,6 +228,44 @@ def test_preprocessing_matches_the_libraries_pil_transforms_within_uint8_roundin
     timm_cfg = PreprocessConfig(size=518, mean=data_config["mean"], std=data_config["std"], resize_mode="shortest")
     std = torch.tensor(data_config["std"]).view(1, 3, 1, 1)
     assert ((preprocess(image, timm_cfg) - reference).abs() * std).max() <= UINT8_ROUNDING
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "message"),
+    [
+        ({"size": 0}, ValueError, "size must be an integer >= 1, got 0"),
+        ({"size": 224.0}, ValueError, "size must be an integer >= 1, got 224.0"),
+        ({"patch_size": True}, ValueError, "patch_size must be an integer >= 1, got True"),
+        ({"mean": (0.5, 0.5)}, ValueError, "mean must be three finite numbers (one per RGB channel), got (0.5, 0.5)"),
+        ({"mean": "abc"}, TypeError, "mean must be three numbers (one per RGB channel), got 'abc'"),
+        ({"std": (0.5, 0.0, 0.5)}, ValueError, "std must be > 0 for every channel, got (0.5, 0.0, 0.5)"),
+        ({"std": (0.5, float("nan"), 0.5)}, ValueError, "std must be three finite numbers (one per RGB channel), got (0.5, nan, 0.5)"),
+        ({"resize_mode": "crop"}, ValueError, "resize_mode must be one of 'shortest', 'longest', 'squash', 'multiple', got 'crop'"),
+        ({"interpolation": "nearest"}, ValueError, "interpolation must be one of 'bicubic', 'bilinear', got 'nearest'"),
+        ({"fill": float("inf")}, ValueError, "fill must be finite, got inf"),
+    ],
+)
+def test_preprocess_config_rejects_bad_values_by_name(changes, error, message):
+    with pytest.raises(error) as info:
+        PreprocessConfig(**changes)
+    assert str(info.value) == message
+    if changes != {"size": 0}:  # an override of 0 means "keep the model's size"
+        with pytest.raises(error) as info:  # overrides are checked the same way
+            PreprocessConfig().with_overrides(**changes)
+        assert str(info.value) == message
+    assert PreprocessConfig(mean=[0, 0.5, 1]).mean == (0.0, 0.5, 1.0)  # any sequence, kept as floats
+
+
+def test_preprocess_rejects_what_is_not_an_image():
+    config = PreprocessConfig(size=8)
+    with pytest.raises(ValueError, match=r"^images must be an IMAGE \[B, H, W, 3\] \(or \[B, H, W, 1\]\) with no empty dim, got shape \(2, 3, 16, 16\)$"):
+        preprocess(torch.rand(2, 3, 16, 16), config)  # channels first
+    with pytest.raises(ValueError, match=r"got shape \(0, 16, 16, 3\)$"):
+        preprocess(torch.rand(0, 16, 16, 3), config)
+    with pytest.raises(TypeError, match=r"^images must be a floating-point tensor .*, got torch.uint8$"):
+        preprocess(torch.zeros(1, 16, 16, 3, dtype=torch.uint8), config)
+    with pytest.raises(TypeError, match=r"^config must be a PreprocessConfig, got dict \{'size': 8\}$"):
+        preprocess(torch.rand(1, 16, 16, 3), {"size": 8})
 
 
 @pytest.mark.parametrize("mode", ["bicubic", "bilinear"])

@@ -295,6 +295,9 @@ def load_timm_encoder(
     model's pretraining size, 518 for DINOv2).
     """
     check_choice(precision, "precision", PRECISIONS)
+    check_choice(global_pool, "global_pool", GLOBAL_POOLS)
+    if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1):
+        raise ValueError(f"image_size must be None (the model's own) or an integer >= 1, got {image_size!r}")
     import timm  # noqa: PLC0415
 
     path = Path(checkpoint)

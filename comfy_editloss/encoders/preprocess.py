@@ -16,12 +16,13 @@ Resize modes (open_clip's names, plus one for models that take any size):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_choice
+from .._checks import check_choice, check_float_tensor, check_number, describe
 
 RESIZE_MODES = ("shortest", "longest", "squash", "multiple")
 INTERPOLATIONS = ("bicubic", "bilinear")
@@ -41,13 +42,29 @@ class PreprocessConfig:
     patch_size: int = 1  # for "multiple"
     fill: float = 0.0  # for "longest"
 
+    def __post_init__(self) -> None:
+        for name in ("size", "patch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        for name in ("mean", "std"):
+            value = getattr(self, name)
+            try:
+                numbers = tuple(float(v) for v in value)
+            except (TypeError, ValueError):
+                raise TypeError(f"{name} must be three numbers (one per RGB channel), got {value!r}") from None
+            if len(numbers) != 3 or not all(math.isfinite(v) for v in numbers):
+                raise ValueError(f"{name} must be three finite numbers (one per RGB channel), got {value!r}")
+            if name == "std" and min(numbers) <= 0:
+                raise ValueError(f"std must be > 0 for every channel, got {value!r}")
+            object.__setattr__(self, name, numbers)
+        check_choice(self.resize_mode, "resize_mode", RESIZE_MODES)
+        check_choice(self.interpolation, "interpolation", INTERPOLATIONS)
+        object.__setattr__(self, "fill", check_number(self.fill, "fill"))
+
     def with_overrides(self, **changes) -> "PreprocessConfig":
         changes = {k: v for k, v in changes.items() if v not in (None, "", "default", 0)}
-        if "resize_mode" in changes:
-            check_choice(changes["resize_mode"], "resize_mode", RESIZE_MODES)
-        if "interpolation" in changes:
-            check_choice(changes["interpolation"], "interpolation", INTERPOLATIONS)
-        return replace(self, **changes)
+        return replace(self, **changes)  # checked by __post_init__
 
 
 def _resize(x: torch.Tensor, size: tuple[int, int], interpolation: str) -> torch.Tensor:
@@ -74,6 +91,11 @@ def output_size(height: int, width: int, config: PreprocessConfig) -> tuple[int,
 
 def preprocess(images: torch.Tensor, config: PreprocessConfig) -> torch.Tensor:
     """IMAGE ``[B, H, W, 3]`` in [0, 1] -> normalised model input ``[B, 3, h, w]`` (differentiable)."""
+    check_float_tensor(images, "images")
+    if images.dim() != 4 or images.shape[-1] not in (1, 3) or 0 in images.shape:
+        raise ValueError(f"images must be an IMAGE [B, H, W, 3] (or [B, H, W, 1]) with no empty dim, got shape {tuple(images.shape)}")
+    if not isinstance(config, PreprocessConfig):
+        raise TypeError(f"config must be a PreprocessConfig, got {describe(config)}")
     x = images.permute(0, 3, 1, 2)
     if x.shape[1] == 1:
         x = x.expand(-1, 3, -1, -1)
