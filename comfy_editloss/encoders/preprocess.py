@@ -94,7 +94,8 @@ def preprocess(images: torch.Tensor, config: PreprocessConfig) -> torch.Tensor:
     check_float_tensor(images, "images")
     if images.dim() != 4 or images.shape[-1] not in (1, 3) or 0 in images.shape:
         raise ValueError(f"images must be an IMAGE [B, H, W, 3] (or [B, H, W, 1]) with no empty dim, got shape {tuple(images.shape)}")
-    if not isinstance(config, PreprocessConfig):
+    # Duck-typed: inside ComfyUI the pack's nodes use their own copy of this module.
+    if not all(hasattr(config, field) for field in ("size", "mean", "std", "resize_mode", "interpolation", "patch_size", "fill")):
         raise TypeError(f"config must be a PreprocessConfig, got {describe(config)}")
     x = images.permute(0, 3, 1, 2)
     if x.shape[1] == 1:
