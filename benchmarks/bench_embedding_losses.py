@@ -21,9 +21,7 @@ Targets (issue: embedding losses): ours <= 1.2x F; no intermediate larger than t
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -34,6 +32,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import best_time, peak_extra_mb  # noqa: E402
 from comfy_editloss.losses import (  # noqa: E402
     info_nce_loss,
     loss_geometry_match,
@@ -60,54 +60,6 @@ class LargestAllocation(TorchDispatchMode):
                 if t.untyped_storage().nbytes() > self.nbytes:
                     self.nbytes, self.op = t.untyped_storage().nbytes(), str(func)
         return out
-
-
-def _rss_high_water_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _reset_rss_high_water() -> float:
-    # Linux resets the high-water mark to the current resident size. Tensors of more than 32 MiB
-    # are always their own mappings in glibc, so the mark sees every large intermediate.
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    return _rss_high_water_mb()
-
-
-def peak_extra_mb(fn: Callable[[], torch.Tensor], device: torch.device) -> float:
-    gc.collect()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-        fn().backward()
-        torch.cuda.synchronize()
-        return (torch.cuda.max_memory_allocated() - base) / 2**20
-    try:
-        base = _reset_rss_high_water()
-    except OSError:
-        return float("nan")
-    fn().backward()
-    return _rss_high_water_mb() - base
-
-
-def best_time(fn: Callable[[], torch.Tensor], leaf: torch.Tensor, repeat: int, device: torch.device) -> float:
-    times = []
-    for i in range(repeat + 1):  # the first run warms up
-        leaf.grad = None
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn().backward()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if i:
-            times.append(time.perf_counter() - start)
-    return min(times)
 
 
 @dataclass

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import best  # noqa: E402
 from comfy_editloss.graph.catalogue import Catalogue  # noqa: E402
 from comfy_editloss.graph.execute import Runner  # noqa: E402
 
@@ -58,15 +59,6 @@ def chain(n: int) -> dict:
         prompt[str(i)] = {"class_type": "BenchAddOne", "inputs": {"value": [str(i - 1), 0]}}
     prompt[str(n + 1)] = {"class_type": "BenchSink", "inputs": {"value": [str(n), 0]}}
     return prompt
-
-
-def best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> int:
