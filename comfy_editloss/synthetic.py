@@ -136,3 +136,91 @@ def make_edit_scene(seed: int, size: tuple[int, int] = (128, 128), shift: int = 
         as_image(before), as_image(after), as_image(overlay), as_image(distorted), as_image(shifted), edit[None],
         SHAPES[first], SHAPES[second],
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Periodic materials, for the texture-scale losses
+# ---------------------------------------------------------------------------------------------
+
+TEXTURE_KINDS = ("sine", "stripes", "grid", "checker", "bricks")
+
+
+def _soft_line(distance: torch.Tensor, width: torch.Tensor | float, softness: float = 0.75) -> torch.Tensor:
+    """1 on a line of ``width`` px around distance 0, falling to 0 over about ``softness`` px."""
+    return torch.sigmoid((width / 2 - distance) / softness)
+
+
+def _fold(u: torch.Tensor, period: torch.Tensor | float) -> torch.Tensor:
+    """Distance from ``u`` to the nearest multiple of ``period``."""
+    d = torch.remainder(u, period)
+    return torch.minimum(d, period - d)
+
+
+def make_texture(
+    kind: str,
+    period: float | torch.Tensor,
+    angle: float = 0.0,
+    size: tuple[int, int] = (512, 512),
+    noise: float = 0.0,
+    seed: int = 0,
+    offset: tuple[float, float] = (0.0, 0.0),
+    supersample: int = 2,
+) -> torch.Tensor:
+    """A grey periodic material ``[H, W]`` (float32, about [0, 1]) whose dominant period is ``period`` px.
+
+    ``period`` is the wavelength of the pattern's strongest Fourier component, what
+    :func:`comfy_editloss.losses.estimate_texture_period` measures, along the direction ``angle``
+    (degrees, counter-clockwise on screen from the x axis):
+
+    * ``"sine"``: a sinusoid;
+    * ``"stripes"``: a square wave with soft edges (planks, half light, half dark);
+    * ``"grid"``: square tiles of side ``period`` with grout lines ``period / 8`` wide;
+    * ``"checker"``: a checkerboard of cells ``period / sqrt(2)`` (its strongest components are the
+      diagonal ones, of wavelength ``period``);
+    * ``"bricks"``: courses ``period`` high of bricks ``2 * period`` long, staggered by a brick's
+      half, with mortar ``period / 8`` wide; the courses run along ``angle``, so the pattern repeats
+      every ``period`` px across them (at ``angle + 90``).
+
+    ``offset`` (px, ``(dy, dx)``) translates the pattern; ``noise`` adds Gaussian noise of that
+    standard deviation (seeded). The pattern is rendered at ``supersample`` times the resolution and
+    averaged down, so it is band-limited like a photograph. A tensor ``period`` (``requires_grad``)
+    gives an image differentiable in the period.
+    """
+    if kind not in TEXTURE_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(map(repr, TEXTURE_KINDS))}, got {kind!r}")
+    height, width = size
+    ss = supersample
+    period = period.to(torch.float64) if isinstance(period, torch.Tensor) else float(period)
+    ys = (torch.arange(height * ss, dtype=torch.float64) + 0.5) / ss - offset[0]
+    xs = (torch.arange(width * ss, dtype=torch.float64) + 0.5) / ss - offset[1]
+    y, x = torch.meshgrid(ys, xs, indexing="ij")
+    t = math.radians(angle)
+    u = x * math.cos(t) - y * math.sin(t)  # along the direction of repetition
+    v = x * math.sin(t) + y * math.cos(t)
+    if kind == "sine":
+        image = 0.5 + 0.4 * torch.cos(2 * math.pi * u / period)
+    elif kind == "stripes":
+        image = 0.2 + 0.6 * _soft_line(_fold(u - period / 2, period), period / 2)
+    elif kind == "grid":
+        line = torch.maximum(_soft_line(_fold(u, period), period / 8), _soft_line(_fold(v, period), period / 8))
+        image = 0.75 - 0.5 * line
+    elif kind == "checker":
+        cell = period / math.sqrt(2)
+        image = 0.5 + 0.35 * torch.tanh(3 * torch.sin(math.pi * u / cell) * torch.sin(math.pi * v / cell))
+    else:  # bricks
+        course = torch.floor(v / period)
+        shifted = u + torch.remainder(course, 2) * period
+        line = torch.maximum(_soft_line(_fold(v, period), period / 8), _soft_line(_fold(shifted, 2 * period), period / 8))
+        image = 0.7 - 0.45 * line
+    image = F.avg_pool2d(image[None, None], ss)[0, 0]
+    if noise:
+        g = torch.Generator().manual_seed(seed)
+        image = image + noise * torch.randn(image.shape, generator=g, dtype=image.dtype)
+    return image.to(torch.float32)
+
+
+def colour_texture(grey: torch.Tensor, dark: tuple[float, float, float], light: tuple[float, float, float]) -> torch.Tensor:
+    """A grey texture ``[H, W]`` mapped between two colours -> ComfyUI IMAGE ``[1, H, W, 3]`` in [0, 1]."""
+    dark_t = torch.tensor(dark, dtype=grey.dtype)
+    light_t = torch.tensor(light, dtype=grey.dtype)
+    return (dark_t + grey.clamp(0, 1)[..., None] * (light_t - dark_t))[None].clamp(0, 1)

@@ -47,3 +47,15 @@ def test_ranking_benchmark_runs():
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert any(line.startswith("edit") for line in proc.stdout.splitlines())
+
+
+def test_texture_benchmark_runs_and_reports_a_ratio_for_each_loss():
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_texture_losses.py"), "--batch", "1", "--size", "64", "--repeat", "1"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line.split() for line in proc.stdout.splitlines() if line.split()[:1] and line.split()[0].endswith("Loss")]
+    assert [row[0] for row in rows] == ["SpectralPeriodLoss", "LogPolarAlignLoss", "ScaleConsistencyLoss", "ACFPeriodLoss"]
+    assert all(float(row[4]) > 0 for row in rows)
+    assert "worst ratio to the fft2 floor:" in proc.stdout

@@ -59,7 +59,7 @@ def test_modules_backpropagate():
 
 @pytest.mark.parametrize(
     "module",
-    ["comfy_editloss.losses.embedding", "comfy_editloss.losses.reduction", "comfy_editloss.losses.distances", "comfy_editloss.losses.modules"],
+    ["comfy_editloss.losses.embedding", "comfy_editloss.losses.reduction", "comfy_editloss.losses.distances", "comfy_editloss.losses.modules", "comfy_editloss.losses.texture"],
 )
 def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)

@@ -1,6 +1,8 @@
 """Differentiable losses for Flux Kontext image edits, usable in any PyTorch training loop.
 
 ``from comfy_editloss.losses import loss_no_edit_identity, loss_geometry_match, loss_overlay_avoidance``
+(embeddings, seeds 000/001) and ``SpectralPeriodLoss, LogPolarAlignLoss, ScaleConsistencyLoss,
+ACFPeriodLoss`` (texture scale, seed 003; helpers in :mod:`comfy_editloss.losses.spectral`).
 """
 
 from .distances import DISTANCES
@@ -31,10 +33,32 @@ from .modules import (
     OverlayAvoidanceLoss,
     TripletMarginLoss,
 )
+from .spectral import TexturePeak
+from .texture import (
+    ACFPeriodLoss,
+    LogPolarAlignLoss,
+    ScaleConsistencyLoss,
+    SpectralPeriodLoss,
+    acf_period_loss,
+    estimate_texture_period,
+    log_polar_align_loss,
+    scale_consistency_loss,
+    spectral_period_loss,
+)
 from .reduction import AGGREGATIONS, REDUCTIONS, apply_reduction, reduce_over_nonbatch
 
 __all__ = [
+    "ACFPeriodLoss",
     "AGGREGATIONS",
+    "LogPolarAlignLoss",
+    "ScaleConsistencyLoss",
+    "SpectralPeriodLoss",
+    "TexturePeak",
+    "acf_period_loss",
+    "estimate_texture_period",
+    "log_polar_align_loss",
+    "scale_consistency_loss",
+    "spectral_period_loss",
     "ContrastivePairLoss",
     "FeatureMatchLoss",
     "GeometryMatchLoss",
