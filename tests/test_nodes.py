@@ -78,7 +78,7 @@ def test_node_interfaces_are_complete_and_consistent(nodes):
 
 def test_loss_nodes_return_a_float_and_scores(nodes):
     for node_id, cls in nodes.items():
-        if cls.CATEGORY.startswith(("editloss/task losses", "editloss/generic losses")):
+        if cls.CATEGORY.startswith(("editloss/task losses", "editloss/generic losses", "editloss/texture losses")) and node_id != "EditLossTexturePeriod":
             assert cls.RETURN_TYPES == ("FLOAT", "EDITLOSS_SCORES"), node_id
 
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from comfy_editloss.graph.convert import convert
 from comfy_editloss.graph.runtime import Environment, run_workflow, validate_workflow
-from comfy_editloss.synthetic import make_edit_scene
+from comfy_editloss.synthetic import colour_texture, make_edit_scene, make_texture
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
 
@@ -37,6 +37,20 @@ def _save_scene(folder: Path, generation: str = "overlay", seed: int = 3) -> Non
     scene = make_edit_scene(seed, (160, 224))
     for name, image in (("before.png", scene.before), ("after.png", scene.after), ("generation.png", getattr(scene, generation))):
         Image.fromarray((image[0].numpy() * 255).round().astype(np.uint8)).save(folder / name)
+    _save_materials(folder)
+
+
+def _save_materials(folder: Path, generated_period: float = 36.0) -> None:
+    """A brick wall at 24 px (target) and a generation of it with another period and colours, with a
+    mask of the wall region (red channel)."""
+    size = (224, 288)
+    target = colour_texture(make_texture("bricks", 24, 0, size=size, noise=0.04, seed=1), (0.45, 0.18, 0.12), (0.85, 0.55, 0.4))
+    generated = colour_texture(make_texture("bricks", generated_period, 0, size=size, noise=0.04, seed=2, offset=(7, 11)), (0.4, 0.2, 0.15), (0.8, 0.6, 0.45))
+    mask = np.zeros(size, dtype=np.uint8)
+    mask[16:208, 20:272] = 255
+    Image.fromarray((target[0].numpy() * 255).round().astype(np.uint8)).save(folder / "target_material.png")
+    Image.fromarray((generated[0].numpy() * 255).round().astype(np.uint8)).save(folder / "generated_material.png")
+    Image.fromarray(np.stack([mask, mask, mask], -1)).save(folder / "material_mask.png")
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in WORKFLOWS.glob("*.json")))
@@ -62,3 +76,25 @@ def test_weight_free_workflow_scores_a_correct_edit_better_than_failures(tmp_pat
     assert scores["after"]["no_edit_identity"] == 0.0 and scores["after"]["geometry_match"] == pytest.approx(0.0, abs=1e-6)
     assert scores["before"]["no_edit_identity"] > 0.2 > scores["overlay"]["no_edit_identity"]  # no edit caught
     assert scores["before"]["geometry_match"] > scores["overlay"]["geometry_match"] > 0.05  # the overlay is seen too
+
+
+def test_texture_workflow_scores_the_right_scale_near_zero_and_draws_its_pictures(tmp_path):
+    scores = {}
+    for period in (24.0, 36.0):
+        folder = tmp_path / str(int(period))
+        folder.mkdir()
+        _save_materials(folder, period)
+        result = run_workflow(WORKFLOWS / "texture_scale.json", input_dir=folder, output_dir=folder / "out")
+        texts = [ui["text"][0] for ui in result.ui.values() if "text" in ui]
+        values = {t.split(" (")[0]: float(t.split("[")[1].rstrip("]")) for t in texts if t.split(" (")[0].endswith(("period", "align", "consistency"))}
+        assert set(values) == {"spectral_period", "log_polar_align", "acf_period", "scale_consistency"}
+        scores[period] = values
+        reports = [t for t in texts if t.startswith("image 0: period")]
+        assert len(reports) == 2 and any("period 24." in r or "period 23.9" in r for r in reports)
+        images = [entry for ui in result.ui.values() for entry in ui.get("images", [])]
+        assert len(images) == 3
+        for entry in images:
+            with Image.open(folder / "out" / "temp" / entry["filename"]) as picture:
+                assert picture.width >= 640 and picture.height >= 300
+    for name in scores[24.0]:
+        assert scores[24.0][name] < 0.1 * scores[36.0][name], (name, scores)

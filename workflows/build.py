@@ -71,8 +71,75 @@ def weight_free_edit_heatmaps(env: Environment) -> dict:
     return wf.to_json()
 
 
+TEXTURE_NOTE = """## Is the generated material at the right scale?
+
+For material replacement (tiles, bricks, planks): these losses look only at **how often the pattern
+repeats**, not at its colour or where it starts.
+
+1. Load the **target material** (a photo or crop of the material at the intended scale), the
+   **generated image** (same size; a batch of generations works too) and a **mask** of the material
+   region (white = material; read from the red channel). No mask? Delete the mask node: the whole
+   image is measured.
+2. Queue. The text boxes show, per generation (lower is better, 0 = same scale):
+   - **spectral period**: squared log ratio of the dominant frequencies + band mismatch;
+   - **log-polar align**: spectra compared in log-polar coordinates;
+   - **ACF period**: squared log ratio of the distances between repeats;
+   - **scale consistency**: generation vs target here; feed two generations of the same prompt
+     to check that a LoRA keeps one scale across seeds;
+   - **period**: the measured period (px) and orientation of each image.
+3. The **pictures**: the spectra (a peak left of the target's: pattern too coarse; right: too
+   fine), the autocorrelation profiles with their first peaks, and the log-polar maps.
+"""
+
+
+def texture_scale(env: Environment) -> dict:
+    wf = WorkflowBuilder(env.catalogue)
+    wf.note(TEXTURE_NOTE, pos=(-480, 0), size=(440, 620))
+    target = wf.add("LoadImage", {"image": "target_material.png"}, pos=(0, 0), size=(300, 320), title="Target material (intended scale)")
+    generated = wf.add("LoadImage", {"image": "generated_material.png"}, pos=(0, 360), size=(300, 320), title="Generated image")
+    mask = wf.add("LoadImageMask", {"image": "material_mask.png", "channel": "red"}, pos=(0, 720), size=(300, 320), title="Material mask (white = material)")
+    peak = {"r_bins": 256, "tau": 0.06, "min_bin": 2, "max_bin": 0}
+    acf = {"r_bins": 256, "tau": 0.08, "min_rel": 0.03, "max_rel": 0.6}
+    log_polar = {"out_r": 128, "out_t": 180, "r_min": 0.01}
+    losses = [
+        ("EditLossSpectralPeriod", {**peak, "band_sigma": 0.15, "w_peak": 1.0, "w_band": 1.0, "center_period_px": 0.0}, "Spectral period", ("generated", "target")),
+        ("EditLossLogPolarAlign", {**log_polar, "w": 1.0}, "Log-polar align", ("generated", "target")),
+        ("EditLossACFPeriod", {**acf, "w": 1.0}, "ACF period", ("generated", "target")),
+        ("EditLossScaleConsistency", {**peak, "w": 1.0}, "Scale consistency (generation vs target)", ("generated_1", "generated_2")),
+    ]
+    for row, (node_type, widgets, title, (first, second)) in enumerate(losses):
+        node = wf.add(node_type, widgets, pos=(380, row * 300), size=(340, 260), title=title)
+        wf.connect(generated, "IMAGE", node, first)
+        wf.connect(target, "IMAGE", node, second)
+        wf.connect(mask, "MASK", node, "mask")
+        show = wf.add("PreviewAny", pos=(780, row * 300), size=(360, 140), title=f"{title} (per generation)")
+        wf.connect(node, "scores", show, "source")
+    for row, (source, title) in enumerate(((target, "Period of the target"), (generated, "Period of the generation"))):
+        period = wf.add("EditLossTexturePeriod", peak, pos=(380, 1200 + row * 240), size=(340, 200), title=title)
+        wf.connect(source, "IMAGE", period, "image")
+        wf.connect(mask, "MASK", period, "mask")
+        show = wf.add("PreviewAny", pos=(780, 1200 + row * 240), size=(360, 140), title=title)
+        wf.connect(period, "report", show, "source")
+    plots = [
+        ("EditLossSpectrumPlot", {**peak, "band_sigma": 0.15, "center_period_px": 0.0}, "spectra", "Radially averaged spectra", (640, 400)),
+        ("EditLossACFPlot", acf, "acf", "Autocorrelation profiles", (640, 400)),
+        ("EditLossLogPolarPlot", log_polar, "log_polar", "Log-polar spectra", (980, 340)),
+    ]
+    y = 0
+    for node_type, widgets, output, title, size in plots:
+        node = wf.add(node_type, widgets, pos=(1200, y), size=(340, 240), title=title)
+        wf.connect(generated, "IMAGE", node, "generated")
+        wf.connect(target, "IMAGE", node, "target")
+        wf.connect(mask, "MASK", node, "mask")
+        preview = wf.add("PreviewImage", pos=(1580, y), size=size, title=title)
+        wf.connect(node, output, preview, "images")
+        y += size[1] + 60
+    return wf.to_json()
+
+
 WORKFLOWS = {
     "weight_free_edit_heatmaps.json": weight_free_edit_heatmaps,
+    "texture_scale.json": texture_scale,
 }
 
 

@@ -202,6 +202,12 @@ def radial_profile(power: torch.Tensor, width: int, r_bins: int = 256) -> torch.
     return radial_power(power, width, r_bins) / counts.clamp_min(1e-12)
 
 
+def ring_counts(height: int, width: int, r_bins: int, device=None, dtype=torch.float32) -> torch.Tensor:
+    """How many frequency bins (linearly shared) fall in each of the ``r_bins`` rings ``[r_bins]``:
+    0 marks a ring finer than the image's frequency spacing, which holds no frequency."""
+    return _radial_assignment(height, width, r_bins, torch.device(device or "cpu"), dtype)[2]
+
+
 def bin_frequencies(r_bins: int, device=None, dtype=torch.float32) -> torch.Tensor:
     """Normalised frequency of each radial bin: ``k / r_bins``."""
     return torch.arange(r_bins, device=device, dtype=dtype) / r_bins
