@@ -81,6 +81,14 @@ def _weight(default: float, tooltip: str = "Weight of the loss.") -> tuple:
     return _float(default, 0.0, 1000.0, 0.01, tooltip)
 
 
+def _images_and_mask(widgets: dict, first: tuple = ("generated", GENERATED_TOOLTIP), second: tuple = ("target", TARGET_TOOLTIP), **optional: tuple) -> dict:
+    """The INPUT_TYPES of a node on two images: the images, then its widgets; an optional mask."""
+    return {
+        "required": {first[0]: ("IMAGE", {"tooltip": first[1]}), second[0]: ("IMAGE", {"tooltip": second[1]}), **widgets},
+        "optional": {"mask": ("MASK", {"tooltip": MASK_TOOLTIP}), **optional},
+    }
+
+
 def as_images(value: object, name: str) -> torch.Tensor:
     """ComfyUI IMAGE ``[B,H,W,C]`` -> ``[B,C,H,W]`` float32 (C = 1 or 3; RGBA loses its alpha)."""
     if not isinstance(value, torch.Tensor) or not value.is_floating_point():
@@ -142,20 +150,14 @@ class EditLossSpectralPeriod(_TextureLoss):
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "generated": ("IMAGE", {"tooltip": GENERATED_TOOLTIP}),
-                "target": ("IMAGE", {"tooltip": TARGET_TOOLTIP}),
-                **_peak_inputs(),
-                "band_sigma": _float(0.15, 0.01, 2.0, 0.01, "Width of the band, in natural log of frequency (0.15: about +-15%)."),
-                "w_peak": _weight(1.0, "Weight of the peak term."),
-                "w_band": _weight(1.0, "Weight of the band term."),
-            },
-            "optional": {
-                "mask": ("MASK", {"tooltip": MASK_TOOLTIP}),
-                "center_period_px": _float(0.0, 0.0, 100000.0, 0.1, "Centre the band on this period in px instead of the target's detected one (0: the target's). E.g. a tile size known from the scene."),
-            },
+        widgets = {
+            **_peak_inputs(),
+            "band_sigma": _float(0.15, 0.01, 2.0, 0.01, "Width of the band, in natural log of frequency (0.15: about +-15%)."),
+            "w_peak": _weight(1.0, "Weight of the peak term."),
+            "w_band": _weight(1.0, "Weight of the band term."),
         }
+        centre = _float(0.0, 0.0, 100000.0, 0.1, "Centre the band on this period in px instead of the target's detected one (0: the target's). E.g. a tile size known from the scene.")
+        return _images_and_mask(widgets, center_period_px=centre)
 
     def compute(self, generated, target, r_bins, tau, min_bin, max_bin, band_sigma, w_peak, w_band, mask=None, center_period_px=0.0):
         pred, ref, mask = pair(generated, target, mask)
@@ -178,15 +180,7 @@ class EditLossLogPolarAlign(_TextureLoss):
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "generated": ("IMAGE", {"tooltip": GENERATED_TOOLTIP}),
-                "target": ("IMAGE", {"tooltip": TARGET_TOOLTIP}),
-                **_log_polar_inputs(),
-                "w": _weight(1.0),
-            },
-            "optional": {"mask": ("MASK", {"tooltip": MASK_TOOLTIP})},
-        }
+        return _images_and_mask({**_log_polar_inputs(), "w": _weight(1.0)})
 
     def compute(self, generated, target, out_r, out_t, r_min, w, mask=None):
         pred, ref, mask = pair(generated, target, mask)
@@ -202,15 +196,9 @@ class EditLossScaleConsistency(_TextureLoss):
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "generated_1": ("IMAGE", {"tooltip": "First generation(s) (IMAGE [B,H,W,3])."}),
-                "generated_2": ("IMAGE", {"tooltip": "Second generation(s) under the same conditions, the same size. Batch 1 is used for every sample of generated_1."}),
-                **_peak_inputs(),
-                "w": _weight(1.0),
-            },
-            "optional": {"mask": ("MASK", {"tooltip": MASK_TOOLTIP})},
-        }
+        first = ("generated_1", "First generation(s) (IMAGE [B,H,W,3]).")
+        second = ("generated_2", "Second generation(s) under the same conditions, the same size. Batch 1 is used for every sample of generated_1.")
+        return _images_and_mask({**_peak_inputs(), "w": _weight(1.0)}, first, second)
 
     def compute(self, generated_1, generated_2, r_bins, tau, min_bin, max_bin, w, mask=None):
         first, second, mask = pair(generated_1, generated_2, mask, "generated_1", "generated_2")
@@ -227,15 +215,7 @@ class EditLossACFPeriod(_TextureLoss):
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "generated": ("IMAGE", {"tooltip": GENERATED_TOOLTIP}),
-                "target": ("IMAGE", {"tooltip": TARGET_TOOLTIP}),
-                **_acf_inputs(),
-                "w": _weight(1.0),
-            },
-            "optional": {"mask": ("MASK", {"tooltip": MASK_TOOLTIP})},
-        }
+        return _images_and_mask({**_acf_inputs(), "w": _weight(1.0)})
 
     def compute(self, generated, target, r_bins, tau, min_rel, max_rel, w, mask=None):
         pred, ref, mask = pair(generated, target, mask)
@@ -297,18 +277,8 @@ class EditLossSpectrumPlot(_Picture):
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "generated": ("IMAGE", {"tooltip": GENERATED_TOOLTIP}),
-                "target": ("IMAGE", {"tooltip": TARGET_TOOLTIP}),
-                **_peak_inputs(),
-                "band_sigma": _float(0.15, 0.01, 2.0, 0.01, "Width of the band drawn (and used for the loss in the title)."),
-            },
-            "optional": {
-                "mask": ("MASK", {"tooltip": MASK_TOOLTIP}),
-                "center_period_px": _float(0.0, 0.0, 100000.0, 0.1, "Centre of the band in px (0: the target's detected period)."),
-            },
-        }
+        widgets = {**_peak_inputs(), "band_sigma": _float(0.15, 0.01, 2.0, 0.01, "Width of the band drawn (and used for the loss in the title).")}
+        return _images_and_mask(widgets, center_period_px=_float(0.0, 0.0, 100000.0, 0.1, "Centre of the band in px (0: the target's detected period)."))
 
     def draw(self, generated, target, r_bins, tau, min_bin, max_bin, band_sigma, mask=None, center_period_px=0.0):
         pred, ref, mask = pair(generated, target, mask)
@@ -326,10 +296,7 @@ class EditLossACFPlot(_Picture):
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {
-            "required": {"generated": ("IMAGE", {"tooltip": GENERATED_TOOLTIP}), "target": ("IMAGE", {"tooltip": TARGET_TOOLTIP}), **_acf_inputs()},
-            "optional": {"mask": ("MASK", {"tooltip": MASK_TOOLTIP})},
-        }
+        return _images_and_mask(_acf_inputs())
 
     def draw(self, generated, target, r_bins, tau, min_rel, max_rel, mask=None):
         pred, ref, mask = pair(generated, target, mask)
@@ -346,10 +313,7 @@ class EditLossLogPolarPlot(_Picture):
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {
-            "required": {"generated": ("IMAGE", {"tooltip": GENERATED_TOOLTIP}), "target": ("IMAGE", {"tooltip": TARGET_TOOLTIP}), **_log_polar_inputs()},
-            "optional": {"mask": ("MASK", {"tooltip": MASK_TOOLTIP})},
-        }
+        return _images_and_mask(_log_polar_inputs())
 
     def draw(self, generated, target, out_r, out_t, r_min, mask=None):
         pred, ref, mask = pair(generated, target, mask)

@@ -449,7 +449,25 @@ def acf_period_loss(
 # ---------------------------------------------------------------------------------------------
 
 
-class SpectralPeriodLoss(nn.Module):
+class _TextureModule(nn.Module):
+    """Stores the loss's options (checked when built, so a typo fails at start-up, not hours into
+    training) and passes them to the function on each call."""
+
+    def __init__(self, **options: object) -> None:
+        super().__init__()
+        check_reduction(options["reduction"], None, 1)
+        self.options = options
+        for name, value in options.items():
+            setattr(self, name, value)
+
+    def _loss(self, function, *args: object, weights: torch.Tensor | None) -> torch.Tensor:
+        return function(*args, weights=weights, **self.options)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{name}={value!r}" for name, value in self.options.items())
+
+
+class SpectralPeriodLoss(_TextureModule):
     """Module form of :func:`spectral_period_loss` (seed 003's constructor and ``forward``)."""
 
     def __init__(
@@ -463,15 +481,14 @@ class SpectralPeriodLoss(nn.Module):
         max_bin: int | None = None,
         reduction: str = "mean",
     ) -> None:
-        super().__init__()
         check_peak_options(r_bins, tau, min_bin, max_bin)
         check_number(band_sigma, "band_sigma", strictly_positive=True)
         check_number(w_peak, "w_peak", minimum=0.0)
         check_number(w_band, "w_band", minimum=0.0)
-        check_reduction(reduction, None, 1)
-        self.r_bins, self.tau, self.band_sigma = r_bins, tau, band_sigma
-        self.w_peak, self.w_band, self.min_bin, self.max_bin = w_peak, w_band, min_bin, max_bin
-        self.reduction = reduction
+        super().__init__(
+            r_bins=r_bins, tau=tau, band_sigma=band_sigma, w_peak=w_peak, w_band=w_band, min_bin=min_bin, max_bin=max_bin,
+            reduction=reduction,
+        )
 
     def forward(
         self,
@@ -481,93 +498,51 @@ class SpectralPeriodLoss(nn.Module):
         center_override: torch.Tensor | None = None,
         weights: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        return spectral_period_loss(
-            pred, target, mask, center_override, r_bins=self.r_bins, tau=self.tau, band_sigma=self.band_sigma,
-            w_peak=self.w_peak, w_band=self.w_band, min_bin=self.min_bin, max_bin=self.max_bin,
-            reduction=self.reduction, weights=weights,
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"r_bins={self.r_bins}, tau={self.tau}, band_sigma={self.band_sigma}, w_peak={self.w_peak}, "
-            f"w_band={self.w_band}, min_bin={self.min_bin}, max_bin={self.max_bin}, reduction={self.reduction!r}"
-        )
+        return self._loss(spectral_period_loss, pred, target, mask, center_override, weights=weights)
 
 
-class LogPolarAlignLoss(nn.Module):
+class LogPolarAlignLoss(_TextureModule):
     """Module form of :func:`log_polar_align_loss` (seed 003's constructor and ``forward``)."""
 
     def __init__(self, out_r: int = 128, out_t: int = 180, r_min: float = 1e-2, w: float = 1.0, reduction: str = "mean") -> None:
-        super().__init__()
         check_log_polar_options(out_r, out_t, r_min, w)
-        check_reduction(reduction, None, 1)
-        self.out_r, self.out_t, self.r_min, self.w, self.reduction = out_r, out_t, r_min, w, reduction
+        super().__init__(out_r=out_r, out_t=out_t, r_min=r_min, w=w, reduction=reduction)
 
     def forward(
         self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None, weights: torch.Tensor | None = None
     ) -> torch.Tensor:
-        return log_polar_align_loss(
-            pred, target, mask, out_r=self.out_r, out_t=self.out_t, r_min=self.r_min, w=self.w,
-            reduction=self.reduction, weights=weights,
-        )
-
-    def extra_repr(self) -> str:
-        return f"out_r={self.out_r}, out_t={self.out_t}, r_min={self.r_min}, w={self.w}, reduction={self.reduction!r}"
+        return self._loss(log_polar_align_loss, pred, target, mask, weights=weights)
 
 
-class ScaleConsistencyLoss(nn.Module):
+class ScaleConsistencyLoss(_TextureModule):
     """Module form of :func:`scale_consistency_loss` (seed 003's constructor and ``forward``)."""
 
     def __init__(
         self, r_bins: int = 256, tau: float = 0.06, min_bin: int = 2, max_bin: int | None = None, w: float = 1.0,
         reduction: str = "mean",
     ) -> None:
-        super().__init__()
         check_peak_options(r_bins, tau, min_bin, max_bin)
         check_number(w, "w", minimum=0.0)
-        check_reduction(reduction, None, 1)
-        self.r_bins, self.tau, self.min_bin, self.max_bin, self.w = r_bins, tau, min_bin, max_bin, w
-        self.reduction = reduction
+        super().__init__(r_bins=r_bins, tau=tau, min_bin=min_bin, max_bin=max_bin, w=w, reduction=reduction)
 
     def forward(
         self, pred1: torch.Tensor, pred2: torch.Tensor, mask: torch.Tensor | None = None, weights: torch.Tensor | None = None
     ) -> torch.Tensor:
-        return scale_consistency_loss(
-            pred1, pred2, mask, r_bins=self.r_bins, tau=self.tau, min_bin=self.min_bin, max_bin=self.max_bin,
-            w=self.w, reduction=self.reduction, weights=weights,
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"r_bins={self.r_bins}, tau={self.tau}, min_bin={self.min_bin}, max_bin={self.max_bin}, w={self.w}, "
-            f"reduction={self.reduction!r}"
-        )
+        return self._loss(scale_consistency_loss, pred1, pred2, mask, weights=weights)
 
 
-class ACFPeriodLoss(nn.Module):
+class ACFPeriodLoss(_TextureModule):
     """Module form of :func:`acf_period_loss` (seed 003's constructor and ``forward``)."""
 
     def __init__(
         self, r_bins: int = 256, tau: float = 0.08, min_rel: float = 0.03, max_rel: float = 0.6, w: float = 1.0,
         reduction: str = "mean",
     ) -> None:
-        super().__init__()
         check_acf_options(r_bins, tau, min_rel, max_rel)
         check_number(w, "w", minimum=0.0)
-        check_reduction(reduction, None, 1)
-        self.r_bins, self.tau, self.min_rel, self.max_rel, self.w = r_bins, tau, min_rel, max_rel, w
-        self.reduction = reduction
+        super().__init__(r_bins=r_bins, tau=tau, min_rel=min_rel, max_rel=max_rel, w=w, reduction=reduction)
 
     def forward(
         self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None, weights: torch.Tensor | None = None
     ) -> torch.Tensor:
-        return acf_period_loss(
-            pred, target, mask, r_bins=self.r_bins, tau=self.tau, min_rel=self.min_rel, max_rel=self.max_rel,
-            w=self.w, reduction=self.reduction, weights=weights,
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"r_bins={self.r_bins}, tau={self.tau}, min_rel={self.min_rel}, max_rel={self.max_rel}, w={self.w}, "
-            f"reduction={self.reduction!r}"
-        )
+        return self._loss(acf_period_loss, pred, target, mask, weights=weights)
