@@ -2,7 +2,8 @@
 
 ``from comfy_editloss.losses import loss_no_edit_identity, loss_geometry_match, loss_overlay_avoidance``
 (embeddings, seeds 000/001) and ``SpectralPeriodLoss, LogPolarAlignLoss, ScaleConsistencyLoss,
-ACFPeriodLoss`` (texture scale, seed 003; helpers in :mod:`comfy_editloss.losses.spectral`).
+ACFPeriodLoss`` (texture scale, seed 003; helpers in :mod:`comfy_editloss.losses.spectral`) and
+``depth_consistency_loss``, ``align_depth`` (object insertion, seed 004).
 """
 
 from .distances import DISTANCES
@@ -33,6 +34,21 @@ from .modules import (
     OverlayAvoidanceLoss,
     TripletMarginLoss,
 )
+from .depth import (
+    DepthAlignment,
+    DepthConsistencyLoss,
+    DepthConsistencyTerms,
+    align_depth,
+    align_scale_shift,
+    boundary_band,
+    depth_consistency_loss,
+    depth_gradients,
+    depth_to_disparity,
+    dilate,
+    disparity_to_depth,
+    erode,
+    weighted_smooth_l1,
+)
 from .spectral import TexturePeak
 from .texture import (
     ACFPeriodLoss,
@@ -49,6 +65,19 @@ from .reduction import AGGREGATIONS, REDUCTIONS, apply_reduction, reduce_over_no
 
 __all__ = [
     "ACFPeriodLoss",
+    "DepthAlignment",
+    "DepthConsistencyLoss",
+    "DepthConsistencyTerms",
+    "align_depth",
+    "align_scale_shift",
+    "boundary_band",
+    "depth_consistency_loss",
+    "depth_gradients",
+    "depth_to_disparity",
+    "dilate",
+    "disparity_to_depth",
+    "erode",
+    "weighted_smooth_l1",
     "AGGREGATIONS",
     "LogPolarAlignLoss",
     "ScaleConsistencyLoss",
