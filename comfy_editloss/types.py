@@ -85,3 +85,46 @@ class Scores:
         order = "lower is better" if self.lower_is_better else "higher is better"
         values = ", ".join(f"{v:.6g}" for v in self.tolist())
         return f"{self.name} ({order}): [{values}]"
+
+
+DEPTH_TYPE = "EDITLOSS_DEPTH"
+DEPTH_SPACES = ("depth", "disparity")
+
+
+@dataclass(frozen=True, eq=False)
+class Depth:
+    """An ``EDITLOSS_DEPTH``: depth or disparity maps of a batch of images, never min-max squashed.
+
+    Attributes:
+        values: float32 ``[B, 1, H, W]`` (NaN/Inf mark pixels without a value).
+        space: ``"depth"`` (larger is farther) or ``"disparity"`` (inverse depth, larger is nearer:
+            what MiDaS and Depth Anything give, up to an unknown scale and shift).
+        confidence: optional ``[B, 1, H, W]`` in [0, 1].
+        source: where it came from (a file name, ``"image"``...), for reports.
+    """
+
+    values: torch.Tensor
+    space: str = "disparity"
+    confidence: torch.Tensor | None = None
+    source: str = "unknown"
+
+    def __post_init__(self) -> None:
+        check_float_tensor(self.values, "Depth.values")
+        if self.values.dim() != 4 or self.values.shape[1] != 1:
+            raise ValueError(f"Depth.values must have shape [B, 1, H, W], got {tuple(self.values.shape)}")
+        if self.space not in DEPTH_SPACES:
+            raise ValueError(f"Depth.space must be 'depth' or 'disparity', got {self.space!r}")
+        object.__setattr__(self, "values", self.values.to(torch.float32))
+        if self.confidence is not None:
+            if tuple(self.confidence.shape) != tuple(self.values.shape):
+                raise ValueError(f"Depth.confidence must have the shape of values {tuple(self.values.shape)}, got {tuple(self.confidence.shape)}")
+            object.__setattr__(self, "confidence", self.confidence.to(torch.float32))
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.values.shape[0])
+
+    def __repr__(self) -> str:
+        finite = self.values[torch.isfinite(self.values)]
+        span = f"{float(finite.min()):.4g}..{float(finite.max()):.4g}" if finite.numel() else "no finite value"
+        return f"Depth(space={self.space!r}, shape={tuple(self.values.shape)}, range={span}, confidence={self.confidence is not None}, source={self.source!r})"

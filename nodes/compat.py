@@ -131,3 +131,17 @@ def load_for_inference(model) -> None:
         patcher = comfy.model_patcher.ModelPatcher(model, load_device=mm.get_torch_device(), offload_device=mm.unet_offload_device())
         _PATCHERS[id(model)] = patcher
     mm.load_models_gpu([patcher])
+
+
+def input_directory() -> Path:
+    """ComfyUI's input folder; headless, the runner's input folder (its host, found by module name,
+    since the pack imports its own copy of the library); else the working directory."""
+    fp = _folder_paths()
+    if fp is not None:
+        return Path(fp.get_input_directory())
+    import sys  # noqa: PLC0415
+
+    host = sys.modules.get("comfy_editloss.graph.host")
+    if host is not None:
+        return Path(host.folders().input)
+    return Path.cwd()

@@ -59,3 +59,13 @@ def test_texture_benchmark_runs_and_reports_a_ratio_for_each_loss():
     assert [row[0] for row in rows] == ["SpectralPeriodLoss", "LogPolarAlignLoss", "ScaleConsistencyLoss", "ACFPeriodLoss"]
     assert all(float(row[4]) > 0 for row in rows)
     assert "worst ratio to the fft2 floor:" in proc.stdout
+
+
+def test_depth_benchmark_runs_and_matches_the_seeds_values():
+    # The script asserts that ours and the seed's code give the same four terms.
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_depth_loss.py"), "--batch", "2", "--size", "64", "--repeat", "1"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "seed 004 code" in proc.stdout and "ours/seed: time" in proc.stdout

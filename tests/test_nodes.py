@@ -66,8 +66,8 @@ def test_node_interfaces_are_complete_and_consistent(nodes):
             assert name in params, f"{node_id}.{cls.FUNCTION} does not accept {name}"
             if name in spec.get("optional", {}):
                 assert params[name].default is not inspect.Parameter.empty, f"{node_id}: optional input {name} needs a default"
-            if isinstance(kind, list):
-                assert options.get("default", kind[0]) in kind, f"{node_id}.{name}"
+            if isinstance(kind, list):  # a file list may be empty (no file in the input folder)
+                assert not kind or options.get("default", kind[0]) in kind, f"{node_id}.{name}"
             elif kind in ("INT", "FLOAT"):
                 assert options["min"] <= options["default"] <= options["max"], f"{node_id}.{name}"
             elif kind not in WIDGET_TYPES:

@@ -38,6 +38,23 @@ def _save_scene(folder: Path, generation: str = "overlay", seed: int = 3) -> Non
     for name, image in (("before.png", scene.before), ("after.png", scene.after), ("generation.png", getattr(scene, generation))):
         Image.fromarray((image[0].numpy() * 255).round().astype(np.uint8)).save(folder / name)
     _save_materials(folder)
+    _save_insertion(folder)
+
+
+def _save_insertion(folder: Path, offset: float = 0.0) -> None:
+    """Depth of a room with a box inserted: target depth in metres, the generation's depth as a
+    relative disparity (unknown scale and shift), the box placed ``offset`` metres too far; a mask."""
+    h, w = 96, 128
+    yy, xx = np.meshgrid(np.linspace(0, 1, h), np.linspace(0, 1, w), indexing="ij")
+    room = 2.0 + 3.0 * yy + 0.3 * np.sin(8 * xx)
+    box = np.zeros((h, w))
+    box[30:70, 40:90] = 1
+    np.save(folder / "target_depth.npy", (room * (1 - box) + 1.8 * box).astype(np.float32))
+    generated = room * (1 - box) + (1.8 + offset) * box
+    np.save(folder / "generation_depth.npy", (0.7 / generated + 0.02).astype(np.float32))
+    Image.fromarray((np.stack([box] * 3, -1) * 255).astype(np.uint8)).save(folder / "insertion_mask.png")
+    for name, value in (("insertion_context.png", room), ("insertion_generation.png", room * (1 - box) + 1.8 * box)):
+        Image.fromarray((np.stack([value / 5.5] * 3, -1) * 255).clip(0, 255).astype(np.uint8)).save(folder / name)
 
 
 def _save_materials(folder: Path, generated_period: float = 36.0) -> None:
@@ -98,3 +115,19 @@ def test_texture_workflow_scores_the_right_scale_near_zero_and_draws_its_picture
                 assert picture.width >= 640 and picture.height >= 300
     for name in scores[24.0]:
         assert scores[24.0][name] < 0.1 * scores[36.0][name], (name, scores)
+
+
+def test_depth_workflow_aligns_relative_depth_and_scores_a_misplaced_object_higher(tmp_path):
+    totals = {}
+    for offset in (0.0, 0.6):
+        folder = tmp_path / str(offset)
+        folder.mkdir()
+        _save_insertion(folder, offset)
+        result = run_workflow(WORKFLOWS / "depth_insertion.json", input_dir=folder, output_dir=folder / "out")
+        texts = [ui["text"][0] for ui in result.ui.values() if "text" in ui]
+        alignment = next(t for t in texts if t.startswith("sample 0: scale"))
+        assert "NOT applied" not in alignment
+        totals[offset] = float(next(t for t in texts if t.startswith("depth_consistency")).split("[")[1].rstrip("]"))
+        images = [entry for ui in result.ui.values() for entry in ui.get("images", [])]
+        assert len(images) == 3
+    assert totals[0.0] < 1e-4 and totals[0.6] > 100 * max(totals[0.0], 1e-6)

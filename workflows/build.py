@@ -137,9 +137,62 @@ def texture_scale(env: Environment) -> dict:
     return wf.to_json()
 
 
+DEPTH_NOTE = """## Does the inserted object sit at the right depth?
+
+1. Load the **context** (the scene before the insertion) and the **generation** (with the inserted
+   object) just to see them; the scoring uses their **depth maps**:
+   - **generation depth**: from a depth estimator run on the generation (MiDaS, Depth Anything:
+     relative disparity, unknown scale and shift), saved as .npy/.npz/.pfm/.exr/16-bit PNG in
+     ComfyUI's input folder (or connect another pack's depth IMAGE through *EditLoss Depth from
+     Image*);
+   - **target depth**: the intended depth (a render or a sensor), in metres;
+   - the **insertion mask** (white = the inserted object; red channel).
+2. **Align** fits scale and shift on the background (outside the dilated mask), in disparity,
+   robustly, and returns the generation's depth in the target's space.
+3. **Depth consistency**: inside the mask (the object's depth), outside (the scene must not move),
+   and the depth edges along the mask's outline. Lower is better; 0 = the same depth.
+4. The **picture**: aligned generation and target on one colour scale, and their difference with
+   the mask's outline and the edge band.
+"""
+
+
+def depth_insertion(env: Environment) -> dict:
+    wf = WorkflowBuilder(env.catalogue)
+    wf.note(DEPTH_NOTE, pos=(-480, 0), size=(440, 640))
+    for row, (name, title) in enumerate((("insertion_context.png", "Context (before the insertion)"), ("insertion_generation.png", "Generation (object inserted)"))):
+        image = wf.add("LoadImage", {"image": name}, pos=(0, row * 360), size=(300, 320), title=title)
+        preview = wf.add("PreviewImage", pos=(340, row * 360), size=(300, 320), title=title)
+        wf.connect(image, "IMAGE", preview, "images")
+    generated = wf.add("EditLossLoadDepth", {"file": "generation_depth.npy", "space": "disparity", "scale": 1.0}, pos=(0, 740), size=(300, 130), title="Generation depth (relative disparity)")
+    target = wf.add("EditLossLoadDepth", {"file": "target_depth.npy", "space": "depth", "scale": 1.0}, pos=(0, 910), size=(300, 130), title="Target depth (metres)")
+    mask = wf.add("LoadImageMask", {"image": "insertion_mask.png", "channel": "red"}, pos=(0, 1080), size=(300, 320), title="Insertion mask (white = object)")
+    align = wf.add("EditLossAlignDepth", {"dilate_r": 2, "robust": "trimmed"}, pos=(700, 740), size=(320, 150), title="Align (scale and shift on the background)")
+    wf.connect(generated, "depth", align, "predicted")
+    wf.connect(target, "depth", align, "target")
+    wf.connect(mask, "MASK", align, "mask")
+    report = wf.add("PreviewAny", pos=(1080, 740), size=(380, 120), title="Alignment")
+    wf.connect(align, "report", report, "source")
+    widgets = {"outside_dilate_r": 1, "edge_band_r": 1, "beta": 0.1, "w_inside": 1.0, "w_outside": 0.5, "w_edge": 0.5, "sample_weighting": "pixels"}
+    loss = wf.add("EditLossDepthConsistency", widgets, pos=(700, 940), size=(320, 300), title="Depth consistency")
+    wf.connect(align, "aligned", loss, "predicted")
+    wf.connect(target, "depth", loss, "target")
+    wf.connect(mask, "MASK", loss, "mask")
+    for row, (output, title) in enumerate((("scores", "Depth consistency (per generation)"), ("inside", "Inside the mask"), ("outside", "Outside the mask"), ("edge", "Depth edges on the outline"))):
+        show = wf.add("PreviewAny", pos=(1080, 900 + row * 130), size=(380, 110), title=title)
+        wf.connect(loss, output, show, "source")
+    plot = wf.add("EditLossDepthPlot", {"edge_band_r": 1}, pos=(700, 1300), size=(320, 130), title="Depth comparison")
+    wf.connect(align, "aligned", plot, "predicted")
+    wf.connect(target, "depth", plot, "target")
+    wf.connect(mask, "MASK", plot, "mask")
+    preview = wf.add("PreviewImage", pos=(1080, 1440), size=(720, 300), title="Depth: generation | target | difference")
+    wf.connect(plot, "depth_comparison", preview, "images")
+    return wf.to_json()
+
+
 WORKFLOWS = {
     "weight_free_edit_heatmaps.json": weight_free_edit_heatmaps,
     "texture_scale.json": texture_scale,
+    "depth_insertion.json": depth_insertion,
 }
 
 
