@@ -223,9 +223,9 @@ def _trim(weight: torch.Tensor, term: str) -> torch.Tensor:
 
 
 class _DepthTermSums(torch.autograd.Function):
-    """Per-sample weighted SmoothL1 sums of the four terms ``[4, B]`` and their weight sums, keeping
-    only the error map for the backward pass (the weight maps are made again from the mask): about
-    the memory of the seed's code, which keeps every weight map and intermediate."""
+    """Per-sample weighted SmoothL1 sums of the four terms ``[4, B]`` and their weight sums. The
+    backward pass keeps only the error map and the region maps, and forms each weighted slope when
+    it needs it: about half the memory of the seed's code, which keeps every product."""
 
     @staticmethod
     def forward(ctx, pred: torch.Tensor, target: torch.Tensor, regions: _Regions, beta: float):
