@@ -3,7 +3,8 @@
 ``from comfy_editloss.losses import loss_no_edit_identity, loss_geometry_match, loss_overlay_avoidance``
 (embeddings, seeds 000/001) and ``SpectralPeriodLoss, LogPolarAlignLoss, ScaleConsistencyLoss,
 ACFPeriodLoss`` (texture scale, seed 003; helpers in :mod:`comfy_editloss.losses.spectral`) and
-``depth_consistency_loss``, ``align_depth`` (object insertion, seed 004).
+``depth_consistency_loss``, ``align_depth`` (object insertion, seed 004) and ``CombinedLoss`` (an
+authenticity scorer, seed 002).
 """
 
 from .distances import DISTANCES
@@ -34,6 +35,7 @@ from .modules import (
     OverlayAvoidanceLoss,
     TripletMarginLoss,
 )
+from .authenticity import REGRESSION_TYPES, CombinedLoss, FocalCombinedLoss, pairwise_margin_ranking
 from .depth import (
     DepthAlignment,
     DepthConsistencyLoss,
@@ -65,6 +67,10 @@ from .reduction import AGGREGATIONS, REDUCTIONS, apply_reduction, reduce_over_no
 
 __all__ = [
     "ACFPeriodLoss",
+    "CombinedLoss",
+    "FocalCombinedLoss",
+    "REGRESSION_TYPES",
+    "pairwise_margin_ranking",
     "DepthAlignment",
     "DepthConsistencyLoss",
     "DepthConsistencyTerms",

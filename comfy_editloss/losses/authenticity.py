@@ -1,0 +1,217 @@
+r"""The authenticity scorer's loss (seed 002): how real an image looks, trained on labels in [0, 1].
+
+:class:`CombinedLoss` = ``regression_weight * L_reg + classification_weight * L_cls +
+ranking_weight * L_rank``:
+
+* ``L_reg``: MSE (or SmoothL1) of the predicted score against the label;
+* ``L_cls``: cross-entropy of two-class ``logits`` against ``labels > 0.5`` (1 = real);
+* ``L_rank``: the margin ranking loss over **all** real x fake pairs of the batch,
+  :math:`\frac{1}{RF}\sum_{r,f} \max(0, m - (s_r - s_f))`, 0 (and reported as such) when the batch
+  lacks one of the classes.
+
+The ranking term never builds the ``[R, F]`` matrix: with the fake scores sorted and their prefix sums,
+each real score's sum over the fakes it does not beat by the margin is a count and a difference of
+two prefix sums, so the cost is that of sorting (:func:`pairwise_margin_ranking`). Its value and
+gradients are those of the double loop (the hinge's gradient at exactly 0 is 0, as ``relu``'s).
+
+Fail-fast (the seed's policy): NaN/Inf in ``scores``, ``logits`` or the total raises
+``RuntimeError`` naming which.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._checks import check_choice, check_float_tensor, check_number, describe
+
+REGRESSION_TYPES = ("mse", "smoothl1")
+
+
+def pairwise_margin_ranking(real_scores: torch.Tensor, fake_scores: torch.Tensor, margin: float = 0.5) -> torch.Tensor:
+    r"""``mean over all (r, f) of max(0, margin - (s_r - s_f))`` in O((R + F) log F) time, O(R + F) memory.
+
+    For a real score ``s_r`` the fakes that count are those with ``s_f > s_r - margin``; with the fakes
+    sorted, they are the last ``F - k`` (``k`` from a binary search), and their sum is the total minus
+    a prefix sum. The sums are taken in float64 (prefix sums of 100,000 float32 values would lose
+    digits to cancellation); the result has the inputs' dtype. Returns 0 if either side is empty.
+    """
+    check_float_tensor(real_scores, "real_scores")
+    check_float_tensor(fake_scores, "fake_scores")
+    if real_scores.dim() != 1 or fake_scores.dim() != 1:
+        raise ValueError(f"real_scores and fake_scores must be 1-D, got {tuple(real_scores.shape)} and {tuple(fake_scores.shape)}")
+    margin = check_number(margin, "margin", minimum=0.0)
+    dtype = torch.promote_types(real_scores.dtype, fake_scores.dtype)
+    n_real, n_fake = real_scores.shape[0], fake_scores.shape[0]
+    if n_real == 0 or n_fake == 0:
+        return (real_scores.sum() * 0 + fake_scores.sum() * 0).to(dtype)
+    work = torch.float64
+    real = real_scores.to(work)
+    fake_sorted, _ = torch.sort(fake_scores.to(dtype))
+    with torch.no_grad():
+        k = _first_counted(real_scores.detach().to(dtype), fake_sorted.detach(), margin)
+    fake_sorted = fake_sorted.to(work)
+    prefix = torch.cat([fake_sorted.new_zeros(1), torch.cumsum(fake_sorted, dim=0)])  # prefix[k] = sum of the k smallest
+    count = (n_fake - k).to(work)
+    per_real = count * (margin - real) + (prefix[-1] - prefix[k])
+    return (per_real.sum() / (n_real * n_fake)).to(dtype)
+
+
+def _first_counted(real: torch.Tensor, fake_sorted: torch.Tensor, margin: float) -> torch.Tensor:
+    """For each real score, the index of the first sorted fake whose hinge ``margin - (s_r - s_f)`` is
+    > 0, decided in the inputs' own arithmetic, exactly as the double loop decides it (a binary search
+    on ``s_r - margin`` alone can round the other way at a tie; the few fakes at the boundary are
+    re-checked, equal values together)."""
+    n_fake = fake_sorted.shape[0]
+    k = torch.searchsorted(fake_sorted.contiguous(), (real - margin).contiguous(), right=True)
+    for _ in range(4):
+        left = (k - 1).clamp(min=0)
+        move_left = (k > 0) & (margin - (real - fake_sorted[left]) > 0)
+        k = torch.where(move_left, torch.searchsorted(fake_sorted, fake_sorted[left], right=False), k)
+        right = k.clamp(max=n_fake - 1)
+        move_right = (k < n_fake) & ~(margin - (real - fake_sorted[right]) > 0)
+        k = torch.where(move_right, torch.searchsorted(fake_sorted, fake_sorted[right], right=True), k)
+        if not bool((move_left | move_right).any()):
+            break
+    return k
+
+
+def _check_inputs(scores: object, logits: object, labels: object) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    check_float_tensor(scores, "scores")
+    if scores.dim() == 2 and scores.shape[1] == 1:
+        scores = scores[:, 0]
+    if scores.dim() != 1 or scores.shape[0] == 0:
+        raise ValueError(f"scores must have shape [B] or [B, 1] with B >= 1, got {tuple(scores.shape)}")
+    batch = scores.shape[0]
+    check_float_tensor(logits, "logits")
+    if tuple(logits.shape) != (batch, 2):
+        raise ValueError(f"logits must have shape [B, 2] = [{batch}, 2] (fake, real), got {tuple(logits.shape)}")
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"labels must be a torch.Tensor, got {describe(labels)}")
+    if labels.dtype == torch.bool or not (labels.is_floating_point() or labels.dtype in (torch.uint8, torch.int32, torch.int64)):
+        raise TypeError(f"labels must hold numbers in [0, 1] (float or int), got {labels.dtype}")
+    if labels.dim() == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if tuple(labels.shape) != (batch,):
+        raise ValueError(f"labels must have shape [B] = [{batch}], got {tuple(labels.shape)}")
+    values = labels.detach().to(torch.float64)
+    if not bool(torch.isfinite(values).all()):
+        raise ValueError("labels must be finite, got NaN or Inf")
+    if bool((values < 0).any()) or bool((values > 1).any()):
+        raise ValueError(f"labels must lie in [0, 1] (1 = real), got values from {values.min().item():g} to {values.max().item():g}")
+    for name, t in (("logits", logits), ("labels", labels)):
+        if t.device != scores.device:
+            raise ValueError(f"{name} is on {t.device} but scores is on {scores.device}; move all inputs to one device")
+    if not bool(torch.isfinite(scores.detach()).all()):
+        raise RuntimeError("NaN/Inf detected in scores!")
+    if not bool(torch.isfinite(logits.detach()).all()):
+        raise RuntimeError("NaN/Inf detected in logits!")
+    return scores, logits, labels
+
+
+class CombinedLoss(nn.Module):
+    """Seed 002's combined loss for an authenticity scorer.
+
+    Args:
+        regression_weight, classification_weight, ranking_weight: term weights (>= 0).
+        regression_type: ``"mse"`` or ``"smoothl1"`` (SmoothL1 with beta 1).
+        margin: the ranking margin (the seed's 0.5).
+
+    ``forward(scores, logits, labels)`` returns ``(total, loss_dict)``: ``total`` a scalar tensor,
+    ``loss_dict`` plain floats ``regression``, ``classification``, ``ranking``, ``total`` and the
+    number of ``ranking_pairs`` (0: the batch lacks reals or fakes, and ranking is 0). Subclasses
+    override ``_regression_loss``, ``_classification_loss`` or ``_ranking_loss``, or take extra
+    keyword tensors in their own ``forward(scores, logits, labels, **extra)`` and call
+    ``super().forward(scores, logits, labels)`` (the seed's extension points).
+    """
+
+    def __init__(
+        self,
+        regression_weight: float = 1.0,
+        classification_weight: float = 0.3,
+        ranking_weight: float = 0.2,
+        regression_type: str = "mse",
+        margin: float = 0.5,
+    ) -> None:
+        super().__init__()
+        self.regression_weight = check_number(regression_weight, "regression_weight", minimum=0.0)
+        self.classification_weight = check_number(classification_weight, "classification_weight", minimum=0.0)
+        self.ranking_weight = check_number(ranking_weight, "ranking_weight", minimum=0.0)
+        self.regression_type = check_choice(regression_type, "regression_type", REGRESSION_TYPES)
+        self.margin = check_number(margin, "margin", minimum=0.0)
+
+    def _regression_loss(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        target = labels.to(scores.dtype)
+        if self.regression_type == "mse":
+            return F.mse_loss(scores, target)
+        return F.smooth_l1_loss(scores, target)
+
+    def _classification_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits, (labels > 0.5).long())
+
+    def _ranking_loss(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        real = labels > 0.5
+        return pairwise_margin_ranking(scores[real], scores[~real], self.margin)
+
+    def forward(self, scores: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor, **extra: object) -> tuple[torch.Tensor, dict]:
+        if extra:
+            raise TypeError(
+                f"{type(self).__name__}.forward got unexpected keyword arguments {sorted(extra)}: CombinedLoss uses only "
+                "scores, logits and labels; subclass it to add terms that use more (see its docstring)"
+            )
+        scores, logits, labels = _check_inputs(scores, logits, labels)
+        regression = self._regression_loss(scores, labels)
+        classification = self._classification_loss(logits, labels)
+        ranking = self._ranking_loss(scores, labels)
+        total = self.regression_weight * regression + self.classification_weight * classification + self.ranking_weight * ranking
+        if not bool(torch.isfinite(total.detach())):
+            raise RuntimeError("NaN/Inf detected in total loss!")
+        n_real = int((labels > 0.5).sum())
+        loss_dict = {
+            "regression": float(regression.detach()),
+            "classification": float(classification.detach()),
+            "ranking": float(ranking.detach()),
+            "total": float(total.detach()),
+            "ranking_pairs": n_real * (labels.shape[0] - n_real),
+        }
+        return total, loss_dict
+
+    def per_sample_terms(self, scores: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Each term's share per sample ``[B]`` (for pictures and reports; no gradient): the squared
+        (or SmoothL1) error, the cross-entropy, and the mean hinge of the sample over the other class."""
+        scores, logits, labels = _check_inputs(scores, logits, labels)
+        with torch.no_grad():
+            target = labels.to(scores.dtype)
+            regression = F.mse_loss(scores, target, reduction="none") if self.regression_type == "mse" else F.smooth_l1_loss(scores, target, reduction="none")
+            classification = F.cross_entropy(logits, (labels > 0.5).long(), reduction="none")
+            real = labels > 0.5
+            ranking = torch.zeros_like(scores)
+            if bool(real.any()) and bool((~real).any()):
+                for index in torch.nonzero(real).flatten().tolist():
+                    ranking[index] = pairwise_margin_ranking(scores[index : index + 1], scores[~real], self.margin)
+                for index in torch.nonzero(~real).flatten().tolist():
+                    ranking[index] = pairwise_margin_ranking(scores[real], scores[index : index + 1], self.margin)
+        return {"regression": regression, "classification": classification, "ranking": ranking}
+
+    def extra_repr(self) -> str:
+        return (
+            f"regression_weight={self.regression_weight}, classification_weight={self.classification_weight}, "
+            f"ranking_weight={self.ranking_weight}, regression_type={self.regression_type!r}, margin={self.margin}"
+        )
+
+
+class FocalCombinedLoss(CombinedLoss):
+    """:class:`CombinedLoss` with the focal cross-entropy ``(1 - p_t)^gamma * CE`` (the seed's form)."""
+
+    def __init__(self, gamma: float = 2.0, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.gamma = check_number(gamma, "gamma", minimum=0.0)
+
+    def _classification_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        ce = F.cross_entropy(logits, (labels > 0.5).long(), reduction="none")
+        pt = torch.exp(-ce)
+        return ((1 - pt) ** self.gamma * ce).mean()
+
+    def extra_repr(self) -> str:
+        return f"gamma={self.gamma}, " + super().extra_repr()
