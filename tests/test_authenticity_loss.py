@@ -55,10 +55,11 @@ def test_terms_values_and_gradients_equal_plain_loops(name, dtype, regression_ty
     reg, cls, rank = reference_terms(scores, logits, labels, regression_type)
     expected = 1.0 * reg + 0.3 * cls + 0.2 * rank
     tol = 1e-6 if dtype == torch.float32 else 1e-12
-    assert terms["regression"] == pytest.approx(float(reg), abs=tol)
-    assert terms["classification"] == pytest.approx(float(cls), abs=tol)
-    assert terms["ranking"] == pytest.approx(float(rank), abs=tol)
-    assert terms["total"] == pytest.approx(float(expected), abs=tol) and total.dtype == dtype
+    reg_value, cls_value, rank_value = (float(t.detach()) for t in (reg, cls, rank))
+    assert terms["regression"] == pytest.approx(reg_value, abs=tol)
+    assert terms["classification"] == pytest.approx(cls_value, abs=tol)
+    assert terms["ranking"] == pytest.approx(rank_value, abs=tol)
+    assert terms["total"] == pytest.approx(float(expected.detach()), abs=tol) and total.dtype == dtype
     ours = torch.autograd.grad(total, (scores, logits))
     reference = torch.autograd.grad(expected, (scores, logits))
     for a, b in zip(ours, reference):

@@ -69,3 +69,15 @@ def test_depth_benchmark_runs_and_matches_the_seeds_values():
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "seed 004 code" in proc.stdout and "ours/seed: time" in proc.stdout
+
+
+def test_ranking_benchmark_runs_and_its_forms_agree():
+    # The script asserts that the sorted form equals the matrix (or the double loop) before timing.
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_ranking_loss.py"), "--sizes", "16", "300", "--repeat", "1"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line.split() for line in proc.stdout.splitlines() if line.strip()[:1].isdigit()]
+    assert [row[0] for row in rows] == ["16", "16", "16", "300", "300", "300"]
+    assert "skipped (hours of Python)" in proc.stdout

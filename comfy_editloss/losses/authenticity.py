@@ -67,12 +67,14 @@ def _first_counted(real: torch.Tensor, fake_sorted: torch.Tensor, margin: float)
     k = torch.searchsorted(fake_sorted.contiguous(), (real - margin).contiguous(), right=True)
     for _ in range(4):
         left = (k - 1).clamp(min=0)
-        move_left = (k > 0) & (margin - (real - fake_sorted[left]) > 0)
-        k = torch.where(move_left, torch.searchsorted(fake_sorted, fake_sorted[left], right=False), k)
+        move_left = torch.nonzero((k > 0) & (margin - (real - fake_sorted[left]) > 0)).flatten()
+        if move_left.numel():  # rare: only at rounding ties, so only those are searched again
+            k[move_left] = torch.searchsorted(fake_sorted, fake_sorted[left[move_left]], right=False)
         right = k.clamp(max=n_fake - 1)
-        move_right = (k < n_fake) & ~(margin - (real - fake_sorted[right]) > 0)
-        k = torch.where(move_right, torch.searchsorted(fake_sorted, fake_sorted[right], right=True), k)
-        if not bool((move_left | move_right).any()):
+        move_right = torch.nonzero((k < n_fake) & ~(margin - (real - fake_sorted[right]) > 0)).flatten()
+        if move_right.numel():
+            k[move_right] = torch.searchsorted(fake_sorted, fake_sorted[right[move_right]], right=True)
+        if not move_left.numel() and not move_right.numel():
             break
     return k
 

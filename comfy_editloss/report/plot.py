@@ -182,6 +182,16 @@ class Chart:
         if label:
             self.legend_items.append((label, colour, False))
 
+    def bar(self, x0: float, x1: float, y: float, colour: Colour, label: str = "") -> None:
+        """A filled bar from the x axis's baseline (y = 0, or the range's bottom) up to ``y``."""
+        base = min(max(0.0, self.y_range[0]), self.y_range[1])
+        if math.isfinite(y):
+            top = min(max(y, self.y_range[0]), self.y_range[1])
+            y0, y1 = sorted((self._fy(base), self._fy(top)))
+            self.draw.rectangle([self._fx(x0), y0, self._fx(x1), y1], fill=colour, outline=INK)
+        if label and all(text != label for text, _, _ in self.legend_items):
+            self.legend_items.append((label, colour, False))
+
     def legend(self) -> None:
         right = self.box[2] - 6
         y = self.box[1] + 6
