@@ -44,3 +44,30 @@ def pack():
 def pack_lib(pack):
     """The library as the pack sees it (a sub-package of the pack module)."""
     return importlib.import_module(pack.__name__ + ".comfy_editloss.types")
+
+
+def random_depth_checkpoint(name: str = "depth_anything_v2_vits", seed: int = 0) -> dict:
+    """A state dict with the official names of ``name`` and random weights whose output is alive
+    (the final bias is positive, so the last ReLU does not zero everything)."""
+    import torch  # noqa: PLC0415
+
+    from comfy_editloss.depth import ARCHITECTURES, build_model  # noqa: PLC0415
+
+    torch.manual_seed(seed)
+    model = build_model(ARCHITECTURES[name])
+    last = "depth_head.scratch.output_conv2.2.bias" if name.startswith("depth_anything") else "scratch.output_conv.4.bias"
+    with torch.no_grad():
+        dict(model.named_parameters())[last].fill_(0.5)
+    return model.state_dict()
+
+
+@pytest.fixture(scope="session")
+def depth_models_dir(tmp_path_factory):
+    """A models folder (ComfyUI's layout) with ``editloss_depth/depth_anything_v2_vits.pth``: Depth
+    Anything V2 Small with random weights, saved as the official file is (a plain state dict)."""
+    import torch  # noqa: PLC0415
+
+    root = tmp_path_factory.mktemp("models")
+    (root / "editloss_depth").mkdir()
+    torch.save(random_depth_checkpoint(), root / "editloss_depth" / "depth_anything_v2_vits.pth")
+    return root
