@@ -17,6 +17,22 @@ ENCODER_FOLDER = "editloss_encoders"
 ENCODER_FOLDERS = (ENCODER_FOLDER, "clip_vision", "checkpoints")
 MODEL_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 
+DEPTH_FOLDER = "editloss_depth"
+# Where other depth packs keep the same files: kijai's ComfyUI-DepthAnythingV2 (models/depthanything,
+# fp16/fp32 .safetensors with the official names) and comfyui_controlnet_aux (its ckpts/ folder, in
+# sub-folders named after the Hugging Face repositories).
+OTHER_DEPTH_FOLDERS = ("depthanything", "depth_anything")
+CONTROLNET_AUX_CKPTS = ("comfyui_controlnet_aux/ckpts",)
+OFFICIAL_DEPTH_FILES = (
+    "depth_anything_v2_vits.pth",
+    "depth_anything_v2_vitb.pth",
+    "depth_anything_v2_vitl.pth",
+    "depth_anything_v2_vitg.pth",
+    "dpt_large_384.pt",
+    "dpt_base_384.pt",
+    "midas_v21_small_256.pt",
+)
+
 
 def _folder_paths():
     try:
@@ -37,11 +53,14 @@ def _model_management():
 
 
 def register_model_folders() -> None:
-    """Add ``models/editloss_encoders`` to ComfyUI's model folders (no-op outside ComfyUI)."""
+    """Add ``models/editloss_encoders`` and ``models/editloss_depth`` to ComfyUI's model folders
+    (no-op outside ComfyUI)."""
     fp = _folder_paths()
-    if fp is None or ENCODER_FOLDER in getattr(fp, "folder_names_and_paths", {}):
+    if fp is None:
         return
-    fp.add_model_folder_path(ENCODER_FOLDER, os.path.join(fp.models_dir, ENCODER_FOLDER))
+    for name in (ENCODER_FOLDER, DEPTH_FOLDER):
+        if name not in getattr(fp, "folder_names_and_paths", {}):
+            fp.add_model_folder_path(name, os.path.join(fp.models_dir, name))
 
 
 def standalone_model_dirs() -> list[Path]:
@@ -78,6 +97,38 @@ def list_model_files(kinds=ENCODER_FOLDERS) -> list[str]:
                 names.append(relative)
             elif path.is_dir() and ((path / "open_clip_config.json").is_file() or (path / "config.json").is_file()):
                 names.append(relative)
+    return sorted(dict.fromkeys(names))
+
+
+def depth_model_folders() -> list[str]:
+    """Folders searched for depth model files, in order: ``editloss_depth``, then the other packs'
+    folders (``models/depthanything``, ``models/depth_anything``, ``comfyui_controlnet_aux/ckpts``)."""
+    folders = model_folders((DEPTH_FOLDER,))
+    fp = _folder_paths()
+    roots = [Path(fp.models_dir)] if fp is not None else standalone_model_dirs()
+    folders += [str(root / name) for root in roots for name in OTHER_DEPTH_FOLDERS]
+    if fp is not None:
+        try:
+            custom = list(fp.get_folder_paths("custom_nodes"))
+        except Exception:  # noqa: BLE001
+            custom = []
+        folders += [str(Path(c) / sub) for c in custom for sub in CONTROLNET_AUX_CKPTS]
+    return list(dict.fromkeys(folders))
+
+
+def list_depth_model_files() -> list[str]:
+    """Depth model files as names relative to their folder: every weight file directly in a depth
+    folder, and the official file names anywhere below it (controlnet_aux nests them)."""
+    names: list[str] = []
+    for folder in depth_model_folders():
+        base = Path(folder)
+        if not base.is_dir():
+            continue
+        for path in sorted(base.iterdir()):
+            if path.is_file() and path.suffix.lower() in MODEL_SUFFIXES:
+                names.append(path.name)
+        for official in OFFICIAL_DEPTH_FILES:
+            names += [p.relative_to(base).as_posix() for p in sorted(base.rglob(official)) if p.parent != base]
     return sorted(dict.fromkeys(names))
 
 

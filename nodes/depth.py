@@ -8,8 +8,7 @@ import torch
 from ..comfy_editloss._checks import describe
 from ..comfy_editloss.depth_io import DEPTH_EXTENSIONS, read_depth_file
 from ..comfy_editloss.losses.depth import ROBUST_FITS, SAMPLE_WEIGHTINGS, align_depth, depth_consistency_loss, depth_to_disparity, disparity_to_depth
-from ..comfy_editloss.report.depth import depth_picture
-from ..comfy_editloss.report.heatmap import colorize
+from ..comfy_editloss.report.depth import depth_picture, depth_preview
 from ..comfy_editloss.types import DEPTH_SPACES, DEPTH_TYPE, SCORES_TYPE, Depth
 from . import compat
 from .common import loss_outputs, match_batch
@@ -138,15 +137,7 @@ class EditLossDepthToImage:
         return {"required": {"depth": (DEPTH_TYPE, {"tooltip": "The depth to show."}), "colours": (["inferno", "grey"], {"default": "inferno", "tooltip": "Colour map."})}}
 
     def draw(self, depth, colours):
-        from ..comfy_editloss.report.depth import _range  # noqa: PLC0415
-
-        values = as_depth(depth, "depth").values.float().cpu()
-        out = []
-        for v in values[:, 0]:
-            low, high = _range(v)
-            scaled = ((torch.nan_to_num(v, nan=low, posinf=high, neginf=low) - low) / (high - low)).clamp(0, 1)
-            out.append(colorize(scaled) if colours == "inferno" else scaled[..., None].expand(-1, -1, 3))
-        return (torch.stack(out),)
+        return (depth_preview(as_depth(depth, "depth").values, colours),)
 
 
 class EditLossAlignDepth:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -21,6 +22,10 @@ EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     packs_help = "a node pack folder to load (repeatable; default: the EditLoss pack this library belongs to)"
+    models_help = (
+        "a models folder laid out like ComfyUI's (editloss_encoders/, editloss_depth/, depthanything/...); repeatable; "
+        "default: $EDITLOSS_MODELS_DIR or ./models"
+    )
 
     convert = commands.add_parser(
         "convert", help="convert a UI-format workflow to the API prompt ComfyUI's frontend would send",
@@ -42,6 +47,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     validate.add_argument("--input-dir", help="where LoadImage finds files (default: each workflow's folder)")
     validate.add_argument("--pack", action="append", dest="packs", metavar="DIR", help=packs_help)
     validate.add_argument("--json", action="store_true", help="print the problems as JSON")
+    validate.add_argument("--models-dir", action="append", metavar="DIR", help=models_help)
     validate.set_defaults(handler=_validate)
 
     run = commands.add_parser(
@@ -60,10 +66,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--pack", action="append", dest="packs", metavar="DIR", help=packs_help)
     run.add_argument("--json", action="store_true", help="print the run record as JSON")
     run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    run.add_argument("--models-dir", action="append", metavar="DIR", help=models_help)
     run.set_defaults(handler=_run)
 
 
 def _environment(args) -> Environment:
+    if getattr(args, "models_dir", None):
+        # the pack's model loaders read it (nodes/compat.py), as they would ComfyUI's model folders
+        os.environ["EDITLOSS_MODELS_DIR"] = os.pathsep.join(str(Path(d).resolve()) for d in args.models_dir)
     return Environment.create(args.packs)
 
 

@@ -29,6 +29,20 @@ def _colour(values: torch.Tensor, low: float, high: float) -> torch.Tensor:
     return torch.where(finite[..., None], rgb, INVALID)
 
 
+def depth_preview(values: torch.Tensor, colours: str = "inferno") -> torch.Tensor:
+    """IMAGE ``[B,H,W,3]`` of depth maps ``[B,1,H,W]``, each coloured from its own 1st to 99th
+    percentile (bright = large values); pixels without a value are grey."""
+    out = []
+    for v in values.detach().float().cpu()[:, 0]:
+        low, high = _range(v)
+        if colours == "inferno":
+            out.append(_colour(v, low, high))
+        else:
+            scaled = ((torch.nan_to_num(v, nan=low, posinf=high, neginf=low) - low) / (high - low)).clamp(0, 1)
+            out.append(scaled[..., None].expand(-1, -1, 3))
+    return torch.stack(out)
+
+
 def depth_picture(
     pred: torch.Tensor,
     target: torch.Tensor,
