@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from comfy_editloss.graph.convert import convert
@@ -71,7 +73,8 @@ def _save_materials(folder: Path, generated_period: float = 36.0) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in WORKFLOWS.glob("*.json")))
-def test_workflow_converts_and_validates(name, tmp_path):
+def test_workflow_converts_and_validates(name, tmp_path, monkeypatch, depth_models_dir):
+    monkeypatch.setenv("EDITLOSS_MODELS_DIR", str(depth_models_dir))  # the depth estimator's file
     env = Environment.create()
     prompt = convert(json.loads((WORKFLOWS / name).read_text()), env.catalogue, source=name)
     assert prompt and all(entry["class_type"] in env.catalogue for entry in prompt.values())
@@ -117,17 +120,46 @@ def test_texture_workflow_scores_the_right_scale_near_zero_and_draws_its_picture
         assert scores[24.0][name] < 0.1 * scores[36.0][name], (name, scores)
 
 
-def test_depth_workflow_aligns_relative_depth_and_scores_a_misplaced_object_higher(tmp_path):
+def _estimator_node(workflow: Path) -> str:
+    nodes = json.loads(workflow.read_text())["nodes"]
+    return str(next(n["id"] for n in nodes if n["type"] == "EditLossEstimateDepth"))
+
+
+def test_depth_workflow_runs_the_estimator_from_a_model_file(tmp_path, monkeypatch, depth_models_dir):
+    """The whole graph headless, the generation's depth predicted by Depth Anything V2 Small from a
+    file of random weights: the pipeline runs end to end (the numbers mean nothing)."""
+    monkeypatch.setenv("EDITLOSS_MODELS_DIR", str(depth_models_dir))
+    _save_insertion(tmp_path)
+    with warnings.catch_warnings():  # random weights: the fitted scale may well come out negative
+        warnings.filterwarnings("ignore", "depth alignment: the fitted scale", RuntimeWarning)
+        result = run_workflow(WORKFLOWS / "depth_insertion.json", input_dir=tmp_path, output_dir=tmp_path / "out")
+    assert _estimator_node(WORKFLOWS / "depth_insertion.json") in result.executed
+    texts = [ui["text"][0] for ui in result.ui.values() if "text" in ui]
+    assert any(t.startswith("sample 0: scale") for t in texts)
+    total = float(next(t for t in texts if t.startswith("depth_consistency")).split("[")[1].rstrip("]"))
+    assert np.isfinite(total) and total >= 0
+    images = [entry for ui in result.ui.values() for entry in ui.get("images", [])]
+    assert len(images) == 4  # the two inputs, the estimated depth, the comparison
+    assert all((tmp_path / "out" / "temp" / entry["filename"]).is_file() for entry in images)
+
+
+def test_depth_workflow_aligns_relative_depth_and_scores_a_misplaced_object_higher(tmp_path, monkeypatch, depth_models_dir):
+    """The scoring half with the estimator's output injected: a relative disparity (unknown scale and
+    shift) of the generation, the object placed right or 0.6 m too far."""
+    from comfy_editloss.types import Depth  # noqa: PLC0415
+
+    monkeypatch.setenv("EDITLOSS_MODELS_DIR", str(depth_models_dir))
     totals = {}
+    estimator = _estimator_node(WORKFLOWS / "depth_insertion.json")
     for offset in (0.0, 0.6):
         folder = tmp_path / str(offset)
         folder.mkdir()
         _save_insertion(folder, offset)
-        result = run_workflow(WORKFLOWS / "depth_insertion.json", input_dir=folder, output_dir=folder / "out")
+        disparity = torch.from_numpy(np.load(folder / "generation_depth.npy"))[None, None]
+        inject = {(estimator, 0): Depth(disparity, "disparity", source="injected"), (estimator, 1): torch.zeros(1, 96, 128, 3)}
+        result = run_workflow(WORKFLOWS / "depth_insertion.json", inject=inject, input_dir=folder, output_dir=folder / "out")
         texts = [ui["text"][0] for ui in result.ui.values() if "text" in ui]
         alignment = next(t for t in texts if t.startswith("sample 0: scale"))
         assert "NOT applied" not in alignment
         totals[offset] = float(next(t for t in texts if t.startswith("depth_consistency")).split("[")[1].rstrip("]"))
-        images = [entry for ui in result.ui.values() for entry in ui.get("images", [])]
-        assert len(images) == 3
     assert totals[0.0] < 1e-4 and totals[0.6] > 100 * max(totals[0.0], 1e-6)

@@ -139,19 +139,20 @@ def texture_scale(env: Environment) -> dict:
 
 DEPTH_NOTE = """## Does the inserted object sit at the right depth?
 
-1. Load the **context** (the scene before the insertion) and the **generation** (with the inserted
-   object) just to see them; the scoring uses their **depth maps**:
-   - **generation depth**: from a depth estimator run on the generation (MiDaS, Depth Anything:
-     relative disparity, unknown scale and shift), saved as .npy/.npz/.pfm/.exr/16-bit PNG in
-     ComfyUI's input folder (or connect another pack's depth IMAGE through *EditLoss Depth from
-     Image*);
-   - **target depth**: the intended depth (a render or a sensor), in metres;
-   - the **insertion mask** (white = the inserted object; red channel).
-2. **Align** fits scale and shift on the background (outside the dilated mask), in disparity,
+1. Load the **context** (the scene before the insertion), the **generation** (with the inserted
+   object), the **target depth** (the intended depth: a render or a sensor, in metres) and the
+   **insertion mask** (white = the inserted object; red channel).
+2. **Depth estimator**: put an official file in `models/editloss_depth` (files in
+   `models/depthanything` and comfyui_controlnet_aux's `ckpts` are found too):
+   `depth_anything_v2_vits.pth` (Apache-2.0), `..._vitb/vitl/vitg.pth` (CC-BY-NC-4.0,
+   non-commercial), or MiDaS `dpt_large_384.pt`, `dpt_base_384.pt`, `midas_v21_small_256.pt` (MIT).
+   Nothing is downloaded. **Estimate Depth** gives the generation's relative disparity (unknown
+   scale and shift) at the image's size, and a preview.
+3. **Align** fits scale and shift on the background (outside the dilated mask), in disparity,
    robustly, and returns the generation's depth in the target's space.
-3. **Depth consistency**: inside the mask (the object's depth), outside (the scene must not move),
+4. **Depth consistency**: inside the mask (the object's depth), outside (the scene must not move),
    and the depth edges along the mask's outline. Lower is better; 0 = the same depth.
-4. The **picture**: aligned generation and target on one colour scale, and their difference with
+5. The **picture**: aligned generation and target on one colour scale, and their difference with
    the mask's outline and the edge band.
 """
 
@@ -163,7 +164,12 @@ def depth_insertion(env: Environment) -> dict:
         image = wf.add("LoadImage", {"image": name}, pos=(0, row * 360), size=(300, 320), title=title)
         preview = wf.add("PreviewImage", pos=(340, row * 360), size=(300, 320), title=title)
         wf.connect(image, "IMAGE", preview, "images")
-    generated = wf.add("EditLossLoadDepth", {"file": "generation_depth.npy", "space": "disparity", "scale": 1.0}, pos=(0, 740), size=(300, 130), title="Generation depth (relative disparity)")
+    model = wf.add("EditLossDepthEstimatorLoader", {"model": "depth_anything_v2_vits.pth", "precision": "auto", "input_size": 0}, pos=(340, 740), size=(320, 130), title="Depth estimator (official file)")
+    generated = wf.add("EditLossEstimateDepth", {"batch_size": 4}, pos=(340, 910), size=(320, 100), title="Generation depth (relative disparity)")
+    wf.connect(model, "depth_model", generated, "depth_model")
+    wf.connect(image, "IMAGE", generated, "image")
+    depth_preview = wf.add("PreviewImage", pos=(680, 0), size=(300, 320), title="Generation depth (estimated)")
+    wf.connect(generated, "preview", depth_preview, "images")
     target = wf.add("EditLossLoadDepth", {"file": "target_depth.npy", "space": "depth", "scale": 1.0}, pos=(0, 910), size=(300, 130), title="Target depth (metres)")
     mask = wf.add("LoadImageMask", {"image": "insertion_mask.png", "channel": "red"}, pos=(0, 1080), size=(300, 320), title="Insertion mask (white = object)")
     align = wf.add("EditLossAlignDepth", {"dilate_r": 2, "robust": "trimmed"}, pos=(700, 740), size=(320, 150), title="Align (scale and shift on the background)")
