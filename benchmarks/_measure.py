@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 import time
 from typing import Callable
 
@@ -51,19 +53,33 @@ def _reset_rss_high_water() -> float:
     return _rss_high_water_mb()
 
 
-def peak_extra_mb(fn: Callable[[], torch.Tensor], device: torch.device) -> float:
-    """Peak memory of forward + backward of ``fn`` on top of what was allocated before it (MB)."""
+def peak_extra_mb(fn: Callable[[], torch.Tensor], device: torch.device, backward: bool = True) -> float:
+    """Peak memory of forward (+ backward) of ``fn`` on top of what was allocated before it (MB)."""
+
+    def run() -> None:
+        out = fn()
+        if backward:
+            out.backward()
+
     gc.collect()
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
-        fn().backward()
+        run()
         torch.cuda.synchronize()
         return (torch.cuda.max_memory_allocated() - base) / 2**20
     try:
         base = _reset_rss_high_water()
     except OSError:
         return float("nan")
-    fn().backward()
+    run()
     return _rss_high_water_mb() - base
+
+
+def memory_in_fresh_process(script: str, arguments: list[str]) -> float:
+    """Run ``script`` with ``arguments`` in a new Python and read the ``peak extra MB: X`` it prints.
+    On the CPU memory freed by an earlier run stays in the allocator and would hide the next run's
+    peak from the resident-set high-water mark, so each implementation gets a process of its own."""
+    output = subprocess.run([sys.executable, script, *arguments], capture_output=True, text=True, check=True).stdout
+    return float(output.rsplit("peak extra MB:", 1)[1])

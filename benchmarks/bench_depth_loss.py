@@ -14,7 +14,6 @@ Target (issue: depth consistency): at most 1.0x the seed's time and memory, iden
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
 
@@ -25,16 +24,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
 import seed004_depth_reference as seed  # noqa: E402
-from _measure import best_time, peak_extra_mb  # noqa: E402
+from _measure import best_time, memory_in_fresh_process, peak_extra_mb  # noqa: E402
 from comfy_editloss.losses import depth_consistency_loss  # noqa: E402
 
 
 def _memory_in_fresh_process(which: str, args: argparse.Namespace) -> float:
-    """Peak memory on the CPU is measured in a process of its own: memory freed by an earlier run stays
-    in the allocator and would hide the next run's peak from the resident-set high-water mark."""
-    command = [sys.executable, __file__, "--batch", str(args.batch), "--size", str(args.size), "--device", args.device, "--memory-of", which]
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    return float(output.rsplit("peak extra MB:", 1)[1])
+    return memory_in_fresh_process(__file__, ["--batch", str(args.batch), "--size", str(args.size), "--device", args.device, "--memory-of", which])
 
 
 def main() -> int:

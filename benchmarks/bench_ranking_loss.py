@@ -16,7 +16,6 @@ memory linear in R + F.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from _measure import best_time, peak_extra_mb  # noqa: E402
+from _measure import best_time, memory_in_fresh_process, peak_extra_mb  # noqa: E402
 from comfy_editloss.losses import pairwise_margin_ranking  # noqa: E402
 
 MARGIN = 0.5
@@ -90,8 +89,7 @@ def main() -> int:
         for name, fn in available.items():
             repeat = 1 if name == "double loop" else args.repeat
             times[name] = best_time(fn, scores, repeat, device)
-            command = [sys.executable, __file__, "--sizes", str(n), "--device", args.device, "--memory-of", name]
-            memory = float(subprocess.run(command, capture_output=True, text=True, check=True).stdout.rsplit(":", 1)[1])
+            memory = memory_in_fresh_process(__file__, ["--sizes", str(n), "--device", args.device, "--memory-of", name])
             ratio = times[name] / times["sorted + prefix sums"]
             print(f"{n:>8}  {name:<22}{times[name] * 1e3:>12.2f}{memory:>15.2f}{ratio:>19.1f}x")
         for name in forms(scores, n):

@@ -81,3 +81,13 @@ def test_ranking_benchmark_runs_and_its_forms_agree():
     rows = [line.split() for line in proc.stdout.splitlines() if line.strip()[:1].isdigit()]
     assert [row[0] for row in rows] == ["16", "16", "16", "300", "300", "300"]
     assert "skipped (hours of Python)" in proc.stdout
+
+
+def test_depth_estimator_benchmark_runs_and_both_sides_compute_the_same_depth():
+    # The script exits with an error if ours and the bare timm backbone + head differ.
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_depth_estimator.py"), "--repeat", "1"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "same depth: max |ours - bare|" in proc.stdout and "overhead:" in proc.stdout
