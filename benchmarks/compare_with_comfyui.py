@@ -18,7 +18,7 @@ It checks, and prints:
    images and masks must be identical.
 
 3. with ``--workflow FILE --images DIR``: a UI workflow converted by our converter, run by the server
-   (DIR's images copied to its input folder) and by the runner: texts and images must be identical.
+   (DIR's images and depth files copied to its input folder) and by the runner: texts and images must be identical.
 
 Needs the ``safetensors`` package to read the server's latent files.
 """
@@ -108,7 +108,9 @@ def main() -> int:
     env = Environment.create()
     ours = sorted(name for pack in env.packs for name in pack.classes)
     for name in ours:
-        spec = NodeSpec.from_class(name, env.classes[name], env.packs[0].display_names.get(name)).to_object_info()
+        # file lists of the input folder (EditLoss Load Depth) as the server sees them
+        with using_folders(HostFolders(comfyui / "input", comfyui / "output", Path(args.server_temp))):
+            spec = NodeSpec.from_class(name, env.classes[name], env.packs[0].display_names.get(name)).to_object_info()
         differing = [key for key in spec if key != "python_module" and spec[key] != live.get(name, {}).get(key)]
         failures += bool(differing)
         print(f"object_info {name}: {'equal' if not differing else 'DIFFERENT in ' + ', '.join(differing)}")
@@ -160,7 +162,7 @@ def compare_workflow(args, env: Environment, comfyui: Path, work: Path) -> int:
 
     images = Path(args.images)
     for image in images.iterdir():
-        if image.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"):
+        if image.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".npy", ".npz", ".pfm", ".exr"):  # images and depth files
             shutil.copy(image, comfyui / "input" / image.name)
     workflow = json.loads(Path(args.workflow).read_text())
     prompt_id = post(f"{args.url}/prompt", {"prompt": convert(workflow, env.catalogue)})["prompt_id"]
