@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -64,6 +65,7 @@ def case(tmp_path):
     return tmp_path
 
 
+REPO = Path(__file__).resolve().parents[1]
 INJECT = ["--inject", "3:0=before.npy", "--inject", "4=after.npy", "--inject", "5:0=gen.npy"]
 
 
@@ -166,3 +168,14 @@ def test_node_failure_from_the_helper_names_the_node(case):
     with pytest.raises(NodeExecutionError) as info:
         run_workflow(case / "wf.json", inject={"3:0": case / "before.npy", "4:0": case / "bad.npy", "5:0": case / "gen.npy"}, output_dir=case / "out")
     assert (info.value.node_id, info.value.class_type) == ("9", "EditLossNoEditIdentity")
+
+
+def test_models_dir_option_gives_the_loaders_their_files(tmp_path, depth_models_dir):
+    workflow = REPO / "workflows" / "depth_insertion.json"
+    for name in ("insertion_context.png", "insertion_generation.png", "insertion_mask.png"):
+        Image.new("RGB", (8, 8)).save(tmp_path / name)
+    np.save(tmp_path / "target_depth.npy", np.ones((8, 8), np.float32))
+    without = cli("validate", str(workflow), "--input-dir", str(tmp_path), cwd=tmp_path)
+    assert without.returncode == 2 and "depth_anything_v2_vits.pth" in without.stdout
+    with_models = cli("validate", str(workflow), "--input-dir", str(tmp_path), "--models-dir", str(depth_models_dir), cwd=tmp_path)
+    assert with_models.returncode == 0 and with_models.stdout.strip().endswith("valid"), with_models.stdout

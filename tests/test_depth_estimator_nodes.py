@@ -69,3 +69,21 @@ def test_estimate_node_refuses_wrong_inputs(nodes, models):
         nodes["EditLossEstimateDepth"]().estimate(estimator, torch.zeros(8, 8, 3), 1)
     with pytest.raises(ValueError, match=r"confidence is \(1, 4, 4\) but the depth maps are 8x8 px"):
         nodes["EditLossEstimateDepth"]().estimate(estimator, torch.zeros(1, 8, 8, 3), 1, confidence=torch.ones(1, 4, 4))
+
+
+def test_inside_comfyui_the_other_packs_folders_are_searched(nodes, models, tmp_path, monkeypatch):
+    """With ComfyUI's ``folder_paths``: models/editloss_depth, models/depthanything and the nested
+    ckpts/ of comfyui_controlnet_aux (files under their Hugging Face repository names)."""
+    import types  # noqa: PLC0415
+
+    nested = tmp_path / "custom_nodes" / "comfyui_controlnet_aux" / "ckpts" / "depth-anything" / "Depth-Anything-V2-Small"
+    nested.mkdir(parents=True)
+    (models / "editloss_depth" / "depth_anything_v2_vits.pth").rename(nested / "depth_anything_v2_vits.pth")
+    (nested.parent / "unrelated_annotator.pth").write_bytes(b"")  # not a depth file: not listed
+    folders = {"editloss_depth": [str(models / "editloss_depth")], "custom_nodes": [str(tmp_path / "custom_nodes")]}
+    fake = types.SimpleNamespace(models_dir=str(models), get_folder_paths=lambda name: folders[name], folder_names_and_paths=folders)
+    monkeypatch.setitem(__import__("sys").modules, "folder_paths", fake)
+    options = nodes["EditLossDepthEstimatorLoader"].INPUT_TYPES()["required"]["model"][0]
+    assert options == ["depth-anything/Depth-Anything-V2-Small/depth_anything_v2_vits.pth"]
+    (estimator,) = nodes["EditLossDepthEstimatorLoader"]().load(options[0], "auto", 28)
+    assert estimator.arch.name == "depth_anything_v2_vits"
