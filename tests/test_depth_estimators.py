@@ -106,6 +106,10 @@ def test_loader_errors_name_the_file(tmp_path):
         load_depth_estimator(other, precision="fp8")
     with pytest.raises(ValueError, match="input_size must be None .* got -3"):
         load_depth_estimator(other, input_size=-3)
+    small = tmp_path / "midas.pt"
+    torch.save(random_depth_checkpoint("midas_v21_small_256"), small)
+    with pytest.raises(ValueError, match="input_size must be >= 32 for MiDaS v2.1 small 256, got 20"):
+        load_depth_estimator(small, input_size=20)
 
 
 def test_safetensors_in_half_precision_load_as_float32_on_the_cpu(tmp_path):
