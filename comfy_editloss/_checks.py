@@ -87,6 +87,7 @@ def check_number(
     name: str,
     *,
     minimum: float | None = None,
+    maximum: float | None = None,
     strictly_positive: bool = False,
 ) -> float:
     if isinstance(value, torch.Tensor) and value.numel() == 1:
@@ -100,6 +101,8 @@ def check_number(
         raise ValueError(f"{name} must be > 0, got {value}")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
     return value
 
 

@@ -1,0 +1,167 @@
+"""Synthetic "overlay" negatives for the overlay-avoidance loss (seed 001, "Where do I get z_overlay?").
+
+A typical failure of an object-replacement LoRA is the new object painted over the old one, which
+still shows around it, or a half-transparent mix of both. Seed 001 builds its negative from the
+source, the target and the edit mask:
+
+* ``"new_over_old"``: the source with the new object pasted in (the old one shows where the new one
+  does not cover it);
+* ``"old_over_new"``: the target with the old object pasted back over the new one (the vice-versa);
+* ``"blend"``: source and target mixed in the edit region.
+
+Pasting needs the *objects*, not just the edit region (the union of both objects and the uncovered
+background). Without object masks from the user, each object is found as the pixels of the edit
+region that differ from the background behind them, and that background is estimated by filling the
+edit region from the pixels around it (push-pull: averaged down a pyramid until every pixel has a
+value, then blended back up).
+
+Images are ComfyUI IMAGEs ``[B, H, W, C]`` in [0, 1], masks ``[B, H, W]``; a batch of 1 on any
+input is used for every sample of the others. Everything is differentiable in the images.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ._checks import check_choice, check_float_tensor, check_number, describe
+from .masks import _dilate, _erode
+
+OVERLAY_MODES = ("new_over_old", "old_over_new", "blend")
+
+
+def _check_image(image: object, name: str) -> torch.Tensor:
+    check_float_tensor(image, name)
+    if image.dim() != 4 or image.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"{name} must be an IMAGE [B, H, W, C] with C = 1, 3 or 4, got {describe(image)}")
+    return image
+
+
+def _check_mask(mask: object, name: str, size: tuple[int, int]) -> torch.Tensor:
+    check_float_tensor(mask, name)
+    if mask.dim() == 2:
+        mask = mask.unsqueeze(0)
+    if mask.dim() != 3 or tuple(mask.shape[1:]) != tuple(size):
+        raise ValueError(f"{name} must be a MASK [B, H, W] of the images' size {tuple(size)}, got {describe(mask)}")
+    if mask.numel() and (float(mask.min()) < 0 or float(mask.max()) > 1):
+        raise ValueError(f"{name} must be in [0, 1], got values in [{float(mask.min()):.4g}, {float(mask.max()):.4g}]")
+    return mask
+
+
+def _common_batch(named: dict[str, torch.Tensor]) -> int:
+    batches = {name: t.shape[0] for name, t in named.items()}
+    sizes = set(batches.values()) - {1}
+    if len(sizes) > 1:
+        shown = ", ".join(f"{name} {batch}" for name, batch in batches.items())
+        raise ValueError(f"batches differ ({shown}): give each input batch 1 (used for every sample) or the same batch")
+    return sizes.pop() if sizes else 1
+
+
+def _expand(tensor: torch.Tensor, batch: int) -> torch.Tensor:
+    return tensor if tensor.shape[0] == batch else tensor.expand(batch, *tensor.shape[1:])
+
+
+def fill_from_surroundings(image: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """Fill the pixels where ``known`` is 0 from the pixels around them (push-pull).
+
+    Args:
+        image: ``[B, C, H, W]``.
+        known: ``[B, 1, H, W]`` in [0, 1], 1 where the image's value is kept.
+
+    Known pixels are returned unchanged; unknown ones get a smooth interpolation of the known pixels
+    nearest to them. A sample with no known pixel at all gets zeros.
+    """
+    values, weights = image * known, known
+    levels = [(values, weights)]
+    while min(values.shape[-2:]) > 1 and float(weights.min()) <= 0:
+        values = F.avg_pool2d(values, 2, ceil_mode=True)
+        weights = F.avg_pool2d(weights, 2, ceil_mode=True)
+        levels.append((values, weights))
+    values, weights = levels[-1]
+    filled = values / weights.clamp_min(1e-8)
+    for values, weights in reversed(levels[:-1]):
+        coarse = F.interpolate(filled, size=values.shape[-2:], mode="bilinear", align_corners=False)
+        filled = values + (1 - weights) * coarse
+    return filled
+
+
+def object_masks(
+    before: torch.Tensor, after: torch.Tensor, edit_mask: torch.Tensor, threshold: float = 0.1, clean: int = 1
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Masks ``[B, H, W]`` (0/1) of the old object (in ``before``) and the new one (in ``after``).
+
+    The background behind the edit region is filled in from outside it (from ``before``, which equals
+    ``after`` there for a clean edit); an object is where its image differs from that background by
+    more than ``threshold`` in any channel, inside the edit mask, with specks under ``2*clean+1``
+    pixels removed.
+    """
+    before, after = _check_image(before, "before"), _check_image(after, "after")
+    if before.shape[1:] != after.shape[1:]:
+        raise ValueError(f"before and after must have the same size and channels, got {tuple(before.shape[1:])} and {tuple(after.shape[1:])}")
+    edit_mask = _check_mask(edit_mask, "edit_mask", tuple(before.shape[1:3]))
+    threshold = check_number(threshold, "threshold", minimum=0.0)
+    clean = int(check_number(clean, "clean", minimum=0))
+    batch = _common_batch({"before": before, "after": after, "edit_mask": edit_mask})
+    before, after, edit_mask = (_expand(t.float(), batch) for t in (before, after, edit_mask))
+    region = (edit_mask > 0.5).float()
+    known = 1 - _dilate(region, 1)
+    background = fill_from_surroundings(before.permute(0, 3, 1, 2), known[:, None]).permute(0, 2, 3, 1)
+    masks = []
+    for image in (before, after):
+        differs = ((image - background).abs().amax(dim=-1) > threshold).float() * region
+        if clean:
+            differs = _dilate(_erode(differs, clean), clean) * region
+        masks.append(differs)
+    return masks[0], masks[1]
+
+
+def overlay_negatives(
+    before: torch.Tensor,
+    after: torch.Tensor,
+    edit_mask: torch.Tensor,
+    mode: str = "new_over_old",
+    blend: float = 0.5,
+    new_object_mask: torch.Tensor | None = None,
+    old_object_mask: torch.Tensor | None = None,
+    threshold: float = 0.1,
+) -> torch.Tensor:
+    """The undesirable "overlay" result of an edit, as an IMAGE ``[B, H, W, C]``.
+
+    Args:
+        before: the source IMAGE.
+        after: the intended result (target) IMAGE, same size.
+        edit_mask: MASK ``[B, H, W]`` in [0, 1] of the edited region (e.g. from
+            :func:`comfy_editloss.masks.edit_mask_from_difference`).
+        mode: ``"new_over_old"`` = ``before * (1 - m_new) + after * m_new``; ``"old_over_new"`` =
+            ``after * (1 - m_old) + before * m_old``; ``"blend"`` = ``before + blend * edit_mask *
+            (after - before)``.
+        blend: the target's share in the edit region for ``"blend"``, in [0, 1].
+        new_object_mask, old_object_mask: the objects' own masks, if you have them; otherwise they
+            are estimated by :func:`object_masks` with ``threshold``.
+
+    A batch of 1 on any input is used for every sample of the others.
+    """
+    check_choice(mode, "mode", OVERLAY_MODES)
+    before, after = _check_image(before, "before"), _check_image(after, "after")
+    if before.shape[1:] != after.shape[1:]:
+        raise ValueError(f"before and after must have the same size and channels, got {tuple(before.shape[1:])} and {tuple(after.shape[1:])}")
+    size = tuple(before.shape[1:3])
+    edit_mask = _check_mask(edit_mask, "edit_mask", size)
+    blend = check_number(blend, "blend", minimum=0.0, maximum=1.0)
+    named = {"before": before, "after": after, "edit_mask": edit_mask}
+    if mode == "blend":
+        batch = _common_batch(named)
+        weight = _expand(edit_mask, batch).to(before.dtype)[..., None] * blend
+        return _expand(before, batch) + weight * (_expand(after, batch) - _expand(before, batch))
+    given = new_object_mask if mode == "new_over_old" else old_object_mask
+    name = "new_object_mask" if mode == "new_over_old" else "old_object_mask"
+    if given is None:
+        old, new = object_masks(before, after, edit_mask, threshold)
+        given = new if mode == "new_over_old" else old
+    else:
+        given = _check_mask(given, name, size)
+        named[name] = given
+    batch = _common_batch({**named, name: given})
+    base, pasted = (before, after) if mode == "new_over_old" else (after, before)
+    weight = _expand(given, batch).to(before.dtype)[..., None]
+    return _expand(base, batch) * (1 - weight) + _expand(pasted, batch) * weight

@@ -1,0 +1,110 @@
+"""Overlay negatives (seed 001's "Where do I get z_overlay?") and the object masks behind them."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from comfy_editloss.masks import edit_mask_from_difference
+from comfy_editloss.negatives import fill_from_surroundings, object_masks, overlay_negatives
+from comfy_editloss.synthetic import make_edit_scene
+
+
+def _iou(a: torch.Tensor, b: torch.Tensor) -> float:
+    a, b = a > 0.5, b > 0.5
+    return float((a & b).sum()) / max(1.0, float((a | b).sum()))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_estimated_overlay_matches_the_scene_painted_one(seed):
+    """The synthetic scene paints the new object over the old one: the estimate finds the same
+    object and builds nearly the same picture, from before, after and a derived edit mask only."""
+    scene = make_edit_scene(seed, (128, 128))
+    edit = edit_mask_from_difference(scene.before, scene.after)
+    old, new = object_masks(scene.before, scene.after, edit)
+    painted_new = (scene.overlay - scene.before).abs().amax(-1) > 0.05
+    assert _iou(new, painted_new.float()) > 0.9
+    overlay = overlay_negatives(scene.before, scene.after, edit)
+    region = edit > 0.5
+    assert float((overlay - scene.overlay).abs().amax(-1)[region].mean()) < 0.02
+    # where the old object still shows in the painted overlay, it shows in the estimate too
+    old_visible = (scene.overlay - scene.after).abs().amax(-1) > 0.2
+    assert float(((overlay - scene.after).abs().amax(-1) > 0.2)[old_visible].float().mean()) > 0.9
+
+
+def test_modes_follow_their_formulas_with_given_object_masks():
+    g = torch.Generator().manual_seed(0)
+    before, after = torch.rand(2, 1, 12, 10, 3, generator=g)
+    edit = torch.rand(1, 12, 10, generator=g)
+    new, old = (torch.rand(1, 12, 10, generator=g) > 0.5).float().unbind(0)[0][None], (torch.rand(1, 12, 10, generator=g) > 0.5).float()
+    got = overlay_negatives(before, after, edit, "new_over_old", new_object_mask=new)
+    assert torch.allclose(got, before * (1 - new[..., None]) + after * new[..., None])
+    got = overlay_negatives(before, after, edit, "old_over_new", old_object_mask=old)
+    assert torch.allclose(got, after * (1 - old[..., None]) + before * old[..., None])
+    got = overlay_negatives(before, after, edit, "blend", blend=0.3)
+    assert torch.allclose(got, before + 0.3 * edit[..., None] * (after - before))
+
+
+@given(st.integers(0, 2**16), st.sampled_from(["new_over_old", "old_over_new", "blend"]))
+def test_outside_the_edit_region_the_negative_is_the_source_or_target(seed, mode):
+    g = torch.Generator().manual_seed(seed)
+    before = torch.rand(1, 16, 16, 3, generator=g)
+    after = before.clone()
+    after[:, 4:12, 4:12] = torch.rand(1, 8, 8, 3, generator=g)
+    edit = torch.zeros(1, 16, 16)
+    edit[:, 3:13, 3:13] = 1
+    overlay = overlay_negatives(before, after, edit, mode)
+    outside = edit[0] == 0
+    assert torch.equal(overlay[0][outside], before[0][outside])  # before == after there
+    assert float(overlay.min()) >= 0 and float(overlay.max()) <= 1
+
+
+def test_an_all_zero_edit_mask_gives_the_source_back():
+    scene = make_edit_scene(1, (64, 64))
+    zero = torch.zeros(1, 64, 64)
+    for mode in ("new_over_old", "blend"):
+        assert torch.equal(overlay_negatives(scene.before, scene.after, zero, mode), scene.before)
+    assert torch.equal(overlay_negatives(scene.before, scene.after, zero, "old_over_new"), scene.after)
+
+
+def test_batch_one_inputs_serve_every_sample_and_gradients_reach_the_images():
+    scene = make_edit_scene(2, (48, 48))
+    after = scene.after.expand(3, -1, -1, -1).clone().requires_grad_(True)
+    edit = edit_mask_from_difference(scene.before, scene.after)
+    overlay = overlay_negatives(scene.before, after, edit, "blend")
+    assert overlay.shape == (3, 48, 48, 3)
+    overlay.sum().backward()
+    assert after.grad is not None and float(after.grad.abs().sum()) > 0
+
+
+def test_fill_keeps_known_pixels_and_fills_holes_smoothly():
+    image = torch.linspace(0, 1, 32).view(1, 1, 1, 32).expand(1, 3, 32, 32).clone()
+    known = torch.ones(1, 1, 32, 32)
+    known[..., 10:20, 10:20] = 0
+    holed = image * known
+    filled = fill_from_surroundings(holed, known)
+    assert torch.equal(filled[known.expand_as(filled) > 0], image[known.expand_as(image) > 0])
+    # a linear ramp is filled close to itself
+    assert float((filled - image).abs().max()) < 0.08
+    assert torch.equal(fill_from_surroundings(image, torch.zeros(1, 1, 32, 32)), torch.zeros_like(image))
+
+
+def test_bad_inputs_are_named():
+    scene = make_edit_scene(0, (32, 32))
+    edit = torch.ones(1, 32, 32)
+    with pytest.raises(ValueError, match="mode must be one of"):
+        overlay_negatives(scene.before, scene.after, edit, "paste")
+    with pytest.raises(ValueError, match=r"edit_mask must be a MASK \[B, H, W\] of the images' size \(32, 32\)"):
+        overlay_negatives(scene.before, scene.after, torch.ones(1, 16, 16))
+    with pytest.raises(ValueError, match=r"edit_mask must be in \[0, 1\]"):
+        overlay_negatives(scene.before, scene.after, edit * 2)
+    with pytest.raises(ValueError, match="blend must be <= 1.0"):
+        overlay_negatives(scene.before, scene.after, edit, "blend", blend=1.5)
+    with pytest.raises(ValueError, match="before and after must have the same size"):
+        overlay_negatives(scene.before, scene.after[:, :16], edit)
+    with pytest.raises(ValueError, match=r"batches differ \(before 2, after 3"):
+        overlay_negatives(scene.before.expand(2, -1, -1, -1), scene.after.expand(3, -1, -1, -1), edit)
+    with pytest.raises(ValueError, match=r"after must be an IMAGE \[B, H, W, C\]"):
+        overlay_negatives(scene.before, scene.after[0], edit)
