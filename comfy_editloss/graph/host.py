@@ -18,13 +18,14 @@ import hashlib
 import json
 import os
 import random
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 import torch
 import torch.nn.functional as F
+
+from ..report.files import numbered_path
 
 MAX_RESOLUTION = 16384
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -194,26 +195,7 @@ class LoadImageMask:
 
 def save_image_path(prefix: str, output_dir: Path, width: int = 0, height: int = 0) -> tuple[Path, str, int, str]:
     """ComfyUI's folder_paths.get_save_image_path: (folder, file stem, next free counter, subfolder)."""
-    if "%" in prefix:
-        now = time.localtime()
-        for key, value in (("%width%", width), ("%height%", height), ("%year%", now.tm_year), ("%month%", f"{now.tm_mon:02}"),
-                           ("%day%", f"{now.tm_mday:02}"), ("%hour%", f"{now.tm_hour:02}"), ("%minute%", f"{now.tm_min:02}"),
-                           ("%second%", f"{now.tm_sec:02}")):
-            prefix = prefix.replace(key, str(value))
-    normalized = os.path.normpath(prefix)
-    subfolder, stem = os.path.dirname(normalized), os.path.basename(normalized)
-    output_dir = Path(os.path.abspath(output_dir))
-    folder = Path(os.path.abspath(output_dir / subfolder))
-    if os.path.commonpath((output_dir, folder)) != str(output_dir):
-        raise ValueError(f"saving outside the output folder is not allowed: filename_prefix {prefix!r}")
-    folder.mkdir(parents=True, exist_ok=True)
-    counter = 0
-    for existing in os.listdir(folder):
-        if existing.startswith(stem + "_"):
-            digits = existing[len(stem) + 1 :].split("_")[0]
-            if digits.isdigit():
-                counter = max(counter, int(digits))
-    return folder, stem, counter + 1, subfolder
+    return numbered_path(prefix, output_dir, width, height)
 
 
 class SaveImage:

@@ -1,0 +1,172 @@
+"""The score table: weighted totals and rankings against a plain loop, text/CSV/JSON, pictures,
+and numbered, atomic, never-overwriting files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from comfy_editloss.report.files import numbered_path, write_atomic, write_numbered
+from comfy_editloss.report.table import ScoreTable, parse_labels, parse_weights
+from comfy_editloss.types import Scores
+
+
+def _table(values: dict[str, list[float]], higher: tuple[str, ...] = (), labels=None) -> ScoreTable:
+    return ScoreTable.from_scores([Scores(n, torch.tensor(v), n not in higher) for n, v in values.items()], labels)
+
+
+def _loop_total(values, higher, weights, normalize):
+    """Reference: the definition, one generation and one column at a time."""
+    names = list(values)
+    count = len(values[names[0]])
+    totals = [0.0] * count
+    for name in names:
+        weight = weights.get(name, 0.0) if weights else 1.0
+        column = [(-v if name in higher else v) for v in values[name]]
+        for i in range(count):
+            if normalize == "none":
+                value = column[i]
+            elif normalize == "minmax":
+                low, high = min(column), max(column)
+                value = (column[i] - low) / (high - low) if high > low else 0.0
+            else:
+                value = sum(1 for other in column if other < column[i])
+            totals[i] += weight * value
+    return totals
+
+
+finite = st.floats(-100, 100, allow_nan=False, width=32)
+
+
+@given(
+    st.integers(1, 6).flatmap(lambda n: st.lists(st.lists(finite, min_size=n, max_size=n), min_size=1, max_size=4)),
+    st.sampled_from(["none", "minmax", "rank"]),
+    st.booleans(),
+    st.data(),
+)
+def test_weighted_total_equals_a_plain_loop(columns, normalize, use_weights, data):
+    values = {f"s{k}": col for k, col in enumerate(columns)}
+    higher = tuple(n for n in values if data.draw(st.booleans()))
+    weights = {n: data.draw(st.floats(0, 3)) for n in values if data.draw(st.booleans())} if use_weights else {}
+    table = _table(values, higher)
+    total = table.weighted_total(weights, normalize)
+    expected = _loop_total({n: [float(torch.tensor(v, dtype=torch.float32)) for v in vs] for n, vs in values.items()}, higher, weights, normalize)
+    assert total.values.tolist() == pytest.approx(expected, rel=1e-5, abs=1e-3)
+    order = table.ranking(total)
+    assert sorted(order) == list(range(len(order)))
+    ranked = [float(total.values[i]) for i in order]
+    assert ranked == sorted(ranked)
+
+
+def test_ranking_is_permutation_equivariant_and_puts_nan_last():
+    values = {"a": [0.3, 0.1, float("nan"), 0.2]}
+    table = _table(values, labels="w,x,y,z")
+    total = table.weighted_total()
+    assert [table.labels[i] for i in table.ranking(total)] == ["x", "z", "w", "y"]
+    permuted = _table({"a": [0.2, float("nan"), 0.1, 0.3]}, labels="z,y,x,w")
+    assert [permuted.labels[i] for i in permuted.ranking(permuted.weighted_total())] == ["x", "z", "w", "y"]
+    assert table.best(table.column("a")) == 1
+    assert table.best(Scores("n", torch.tensor([float("nan")] * 2))) is None
+
+
+def test_repeated_names_get_numbered_and_higher_is_better_is_respected():
+    table = ScoreTable.from_scores([Scores("geometry_match", torch.tensor([1.0, 2.0])), Scores("geometry_match", torch.tensor([1.0, 2.0]), lower_is_better=False)])
+    assert table.names == ["geometry_match", "geometry_match_2"]
+    assert table.best(table.column("geometry_match")) == 0 and table.best(table.column("geometry_match_2")) == 1
+    assert table.labels == ["generation 1", "generation 2"]
+    # equal weights and opposite directions: the two cancel
+    assert table.weighted_total().values.tolist() == [0.0, 0.0]
+
+
+def test_text_csv_and_json_agree():
+    table = _table({"no_edit_identity": [0.0, 1.4, 0.0], "geometry_match": [0.1, 1.0, 0.5]}, labels=["correct", "no edit", "distorted"])
+    total = table.weighted_total("no_edit_identity=1, geometry_match=0.5")
+    text = table.format_text(total)
+    lines = text.splitlines()
+    assert lines[0].split() == ["rank", "generation", "no_edit_identity", "geometry_match", "weighted_total"]
+    assert lines[1].split()[:2] == ["1", "correct"] and lines[1].endswith("0.0500*")
+    assert lines[3].split()[1:3] == ["no", "edit"]
+    rows = list(csv.DictReader(io.StringIO(table.to_csv(total))))
+    assert [r["generation"] for r in rows] == ["correct", "distorted", "no edit"]
+    assert float(rows[2]["weighted_total"]) == pytest.approx(1.9)
+    data = json.loads(json.dumps(table.to_json(total)))
+    assert data["ranking"] == ["correct", "distorted", "no edit"]
+    assert data["scores"]["geometry_match"]["best"] == "correct"
+    assert data["scores"]["weighted_total"]["details"]["weights"] == {"no_edit_identity": 1.0, "geometry_match": 0.5}
+    assert data["rows"][0]["no_edit_identity"] == 0.0
+
+
+def test_nan_is_written_as_null_and_shown_as_nan():
+    table = _table({"a": [float("nan"), 1.0]})
+    assert table.to_json()["scores"]["a"]["values"] == [None, 1.0]
+    assert "nan" in table.format_text()
+
+
+def test_pictures_have_a_row_per_generation_and_mark_the_best():
+    table = _table({"a": [0.3, 0.1, 0.2], "b": [1.0, 2.0, 3.0]}, higher=("b",))
+    total = table.weighted_total(normalize="rank")
+    plain = table.render_table(None, total)
+    thumbs = table.render_table(torch.rand(3, 40, 50, 3), total)
+    assert plain.dtype == np.float32 and plain.ndim == 3 and plain.shape[2] == 3
+    assert thumbs.shape[0] > plain.shape[0]  # thumbnail rows are taller
+    green = np.all(np.abs(plain * 255 - np.array([205, 236, 205])) < 2, axis=-1)
+    assert green.any()  # best cells are filled
+    chart = table.render_chart(total)
+    assert chart.ndim == 3 and chart.shape[1] >= 3 * 300
+    bars = np.all(np.abs(chart * 255 - np.array([60, 160, 80])) < 2, axis=-1)
+    assert bars.sum() > 100  # a green best bar in every panel
+
+
+def test_parsing_errors_name_the_entry():
+    assert parse_weights("a=1; b = 0.5\nc=2") == {"a": 1.0, "b": 0.5, "c": 2.0}
+    with pytest.raises(ValueError, match="each entry must be name=number, got 'a'"):
+        parse_weights("a")
+    with pytest.raises(ValueError, match="the weight of 'a' must be a number, got 'x'"):
+        parse_weights("a=x")
+    with pytest.raises(ValueError, match="'a' is given twice"):
+        parse_weights("a=1,a=2")
+    with pytest.raises(ValueError, match="weights name unknown score\\(s\\) 'c'; the scores are: a, b"):
+        _table({"a": [1.0], "b": [2.0]}).weighted_total("c=1")
+    with pytest.raises(ValueError, match="normalize must be one of"):
+        _table({"a": [1.0]}).weighted_total(normalize="z")
+    with pytest.raises(ValueError, match="labels must name every generation: 2 generation\\(s\\), got 3 label"):
+        parse_labels("a,b,c", 2)
+    with pytest.raises(ValueError, match="lengths differ \\(a: 2, b: 3\\)"):
+        _table({"a": [1.0, 2.0], "b": [1.0, 2.0, 3.0]})
+    with pytest.raises(ValueError, match="no scores to report"):
+        ScoreTable.from_scores([])
+    with pytest.raises(TypeError, match="scores 1 must be EDITLOSS_SCORES"):
+        ScoreTable.from_scores([torch.zeros(2)])
+
+
+def test_numbered_files_never_overwrite(tmp_path):
+    folder, stem, counter, subfolder = numbered_path("editloss/scores", tmp_path)
+    assert (folder, stem, counter, subfolder) == (tmp_path / "editloss", "scores", 1, "editloss")
+    first = write_numbered(folder, stem, counter, {"json": "{}", "csv": "a\n"})
+    assert [p.name for p in first] == ["scores_00001_.json", "scores_00001_.csv"]
+    # a stale counter (two runs that looked at the folder at once) moves on instead of overwriting
+    second = write_numbered(folder, stem, counter, {"json": "[]", "csv": "b\n"})
+    assert [p.name for p in second] == ["scores_00002_.json", "scores_00002_.csv"]
+    assert first[0].read_text() == "{}" and numbered_path("editloss/scores", tmp_path)[2] == 3
+    with pytest.raises(ValueError, match="outside the output folder"):
+        numbered_path("../escape", tmp_path)
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
+    path = write_atomic(tmp_path / "scores.json", "old")
+
+    with pytest.raises(TypeError):
+        write_atomic(path, 123)  # not text: fails while writing
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["scores.json"]
+    with pytest.raises(FileExistsError):
+        write_atomic(path, "new", exclusive=True)
+    assert path.read_text() == "old"
