@@ -171,9 +171,10 @@ _PATCHERS: dict[int, Any] = {}
 
 def load_for_inference(model) -> None:
     """Inside ComfyUI, hand the model to ComfyUI's model management, which moves it to the GPU now and
-    off it when memory is needed, like its own models. Outside ComfyUI, nothing to do."""
+    off it when memory is needed, like its own models. Outside ComfyUI, and for a model without
+    weights (the weight-free encoder, or an adapter of a model ComfyUI already manages), nothing to do."""
     mm = _model_management()
-    if mm is None:
+    if mm is None or next(model.parameters(), None) is None:
         return
     import comfy.model_patcher  # noqa: PLC0415
 
@@ -196,3 +197,56 @@ def input_directory() -> Path:
     if host is not None:
         return Path(host.folders().input)
     return Path.cwd()
+
+
+def _headless_host():
+    """The headless runner's host module, when the runner is running this pack."""
+    import sys  # noqa: PLC0415
+
+    return sys.modules.get("comfy_editloss.graph.host")
+
+
+def output_directory() -> Path:
+    """ComfyUI's output folder; headless, the runner's; else ``./output``."""
+    fp = _folder_paths()
+    if fp is not None:
+        return Path(fp.get_output_directory())
+    host = _headless_host()
+    return Path(host.folders().output) if host is not None else Path.cwd() / "output"
+
+
+def temp_directory() -> Path:
+    """ComfyUI's temp folder (previews); headless, the runner's; else ``./output/temp``."""
+    fp = _folder_paths()
+    if fp is not None:
+        return Path(fp.get_temp_directory())
+    host = _headless_host()
+    return Path(host.folders().temp) if host is not None else Path.cwd() / "output" / "temp"
+
+
+def save_path(prefix: str, folder: Path, width: int = 0, height: int = 0) -> tuple[Path, str, int, str]:
+    """ComfyUI's numbering of saved files: (folder, file stem, next free counter, subfolder)."""
+    fp = _folder_paths()
+    if fp is not None:
+        full_folder, stem, counter, subfolder, _ = fp.get_save_image_path(prefix, str(folder), width, height)
+        return Path(full_folder), stem, counter, subfolder
+    from ..comfy_editloss.report.files import numbered_path  # noqa: PLC0415
+
+    return numbered_path(prefix, folder)
+
+
+def save_preview(pictures, prefix: str = "editloss_report") -> list[dict]:
+    """Save ``[H, W, 3]`` float arrays as PNGs in the temp folder, as PreviewImage does; returns the
+    ``ui`` entries ComfyUI's frontend shows on the node."""
+    import numpy as np  # noqa: PLC0415
+    from PIL import Image  # noqa: PLC0415
+
+    entries = []
+    folder = temp_directory()
+    for picture in pictures:
+        target, stem, counter, subfolder = save_path(prefix, folder, picture.shape[1], picture.shape[0])
+        target.mkdir(parents=True, exist_ok=True)
+        name = f"{stem}_{counter:05}_.png"
+        Image.fromarray((np.clip(picture, 0, 1) * 255).round().astype(np.uint8)).save(target / name, compress_level=1)
+        entries.append({"filename": name, "subfolder": subfolder, "type": "temp"})
+    return entries

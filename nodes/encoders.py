@@ -14,8 +14,8 @@ from ..comfy_editloss._checks import describe
 from ..comfy_editloss.encoders import KINDS, encode_images, weight_free_embedding
 from ..comfy_editloss.encoders import cache as model_cache
 from ..comfy_editloss.encoders.checkpoints import CheckpointError, find_model_file
-from ..comfy_editloss.encoders.models import GLOBAL_POOLS, PRECISIONS, ImageEncoder
-from ..comfy_editloss.encoders.preprocess import RESIZE_MODES
+from ..comfy_editloss.encoders.models import GLOBAL_POOLS, PRECISIONS, EncoderOutput, ImageEncoder, WeightFreeImageEncoder
+from ..comfy_editloss.encoders.preprocess import RESIZE_MODES, PreprocessConfig
 from ..comfy_editloss.losses import DISTANCES
 from ..comfy_editloss.report.heatmap import heatmap_panels, patch_distances
 from ..comfy_editloss.types import EMBEDDING_TYPE, Embedding
@@ -209,8 +209,9 @@ def _parse_triple(text: str, name: str):
 
 class EditLossEncode:
     DESCRIPTION = (
-        "Encodes images with a loaded open_clip or timm encoder, in chunks (progress bar, interruptible), with "
-        "the model's own preprocessing done as torch operations. Returns the global embedding and the patch grid."
+        "Encodes images with any EditLoss encoder (open_clip, timm, the weight-free one, or ComfyUI's CLIP vision through "
+        "its adapter), in chunks (progress bar, interruptible), with the model's own preprocessing done as torch "
+        "operations. Returns the global embedding and the patch grid."
     )
     CATEGORY = CATEGORY_ENCODERS
     FUNCTION = "encode"
@@ -222,7 +223,7 @@ class EditLossEncode:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "encoder": (ENCODER_TYPE, {"tooltip": "From EditLoss Load open_clip Encoder or EditLoss Load timm Encoder."}),
+                "encoder": (ENCODER_TYPE, {"tooltip": "From EditLoss Load open_clip Encoder, Load timm Encoder, Weight-Free Encoder or CLIP Vision as Encoder."}),
                 "image": _image_input(),
                 "batch_size": ("INT", {"default": 8, "min": 1, "max": 256, "tooltip": "Images encoded at once; lower it if memory runs out."}),
             },
@@ -327,6 +328,64 @@ class EditLossCLIPVisionOutputToEmbedding:
         return clip_vision_output_to_embeddings(clip_vision_output)
 
 
+class EditLossWeightFreeEncoder(_LoaderNode):
+    DESCRIPTION = (
+        "The weight-free encoder (no model file) as an EDITLOSS_ENCODER, for EditLoss Encode: a graph built on it "
+        "switches to open_clip, timm (DINOv2) or ComfyUI's CLIP vision by connecting another loader to the same "
+        "encoder input. Images are encoded at their own size; Encode's size and normalisation overrides do not apply."
+    )
+    OUTPUT_TOOLTIPS = ("The weight-free encoder; connect it to EditLoss Encode.",)
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "kind": (list(KINDS), {"default": "gradient+pixel", "tooltip": "gradient = shape, pixel = colour, gradient+pixel = both."}),
+                "patch_size": ("INT", {"default": 16, "min": 4, "max": 256, "step": 1, "tooltip": "Pixels per patch side: the grid is the image size divided by this."}),
+            }
+        }
+
+    def load(self, kind, patch_size):
+        return (WeightFreeImageEncoder(kind, int(patch_size)),)
+
+
+class ComfyCLIPVisionEncoder(ImageEncoder):
+    """ComfyUI's CLIP_VISION model behind our encoder interface; ComfyUI moves its weights itself."""
+
+    def __init__(self, clip_vision, crop: bool):
+        super().__init__(type(clip_vision).__name__, "comfy_clip_vision", PreprocessConfig())
+        self.__dict__["clip_vision"] = clip_vision  # not a submodule: ComfyUI owns and places it
+        self.crop = crop
+
+    def forward(self, images, config=None):
+        output = self.clip_vision.encode_image(_check_image(images), crop=self.crop)
+        global_embedding, patches = clip_vision_output_to_embeddings(output)
+        return EncoderOutput(global_embedding.tensor, patches.tensor)
+
+
+class EditLossCLIPVisionEncoder(_LoaderNode):
+    DESCRIPTION = (
+        "A CLIP vision model loaded by ComfyUI's Load CLIP Vision (CLIP-L/H/G, SigLIP, DINOv2) as an EDITLOSS_ENCODER, "
+        "for EditLoss Encode: switch a scoring graph to it by connecting it to the encoder input. ComfyUI does the "
+        "model's preprocessing (224 or 384 px); Encode's overrides do not apply. Runs inside ComfyUI only."
+    )
+    OUTPUT_TOOLTIPS = ("The CLIP vision model as an encoder; connect it to EditLoss Encode.",)
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "clip_vision": ("CLIP_VISION", {"tooltip": "From ComfyUI's Load CLIP Vision."}),
+                "crop": (["center", "none"], {"default": "center", "tooltip": "center = crop to a square as ComfyUI's CLIP Vision Encode does; none = squash the whole image."}),
+            }
+        }
+
+    def load(self, clip_vision, crop):
+        if not hasattr(clip_vision, "encode_image"):
+            raise TypeError(f"clip_vision must be a CLIP_VISION model from Load CLIP Vision, got {describe(clip_vision)}")
+        return (ComfyCLIPVisionEncoder(clip_vision, crop == "center"),)
+
+
 class EditLossPatchHeatmap:
     DESCRIPTION = (
         "Draws, for each generation, the per-patch distance of its patch embedding to the target's and to the "
@@ -378,6 +437,8 @@ NODE_CLASS_MAPPINGS = {
     "EditLossCLIPVisionEncode": EditLossCLIPVisionEncode,
     "EditLossCLIPVisionOutputToEmbedding": EditLossCLIPVisionOutputToEmbedding,
     "EditLossPatchHeatmap": EditLossPatchHeatmap,
+    "EditLossWeightFreeEncoder": EditLossWeightFreeEncoder,
+    "EditLossCLIPVisionEncoder": EditLossCLIPVisionEncoder,
 }
 NODE_DISPLAY_NAME_MAPPINGS = {
     "EditLossWeightFreeEncode": "EditLoss Weight-Free Encode",
@@ -387,4 +448,6 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "EditLossCLIPVisionEncode": "EditLoss CLIP Vision Encode",
     "EditLossCLIPVisionOutputToEmbedding": "EditLoss CLIP Vision Output to Embedding",
     "EditLossPatchHeatmap": "EditLoss Patch Heat Map",
+    "EditLossWeightFreeEncoder": "EditLoss Weight-Free Encoder",
+    "EditLossCLIPVisionEncoder": "EditLoss CLIP Vision as Encoder",
 }

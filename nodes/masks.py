@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import torch
+
+from ..comfy_editloss._checks import describe
 from ..comfy_editloss.masks import edit_mask_from_difference
+from ..comfy_editloss.negatives import OVERLAY_MODES, overlay_negatives
 
 
 class EditLossEditMask:
@@ -26,12 +30,63 @@ class EditLossEditMask:
                 "threshold": ("FLOAT", {"default": 0.08, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "How much a pixel must change (any channel, 0-1) to count as edited. Raise it if noise or compression shows up in the mask."}),
                 "clean": ("INT", {"default": 1, "min": 0, "max": 32, "tooltip": "Remove specks smaller than about 2*clean+1 pixels."}),
                 "grow": ("INT", {"default": 6, "min": 0, "max": 256, "tooltip": "Grow the region by this many pixels, to include the object's outline."}),
-            }
+            },
+            "optional": {
+                "mask": ("MASK", {"tooltip": "Your own edit mask: when connected it is returned instead of the derived one (checked against the images' size), so a graph works with or without a mask."}),
+            },
         }
 
-    def derive(self, before, after, threshold, clean, grow):
+    def derive(self, before, after, threshold, clean, grow, mask=None):
+        derived_shape = (before.shape[1], before.shape[2]) if isinstance(before, torch.Tensor) and before.dim() == 4 else None
+        if mask is not None:
+            if not isinstance(mask, torch.Tensor) or not mask.is_floating_point() or mask.dim() not in (2, 3):
+                raise TypeError(f"mask must be a MASK (float tensor [B,H,W]), got {describe(mask)}")
+            mask = mask if mask.dim() == 3 else mask[None]
+            if derived_shape is not None and tuple(mask.shape[1:]) != derived_shape:
+                raise ValueError(f"mask is {mask.shape[2]}x{mask.shape[1]} px but the images are {derived_shape[1]}x{derived_shape[0]}: scale the mask to the images' size")
+            return (mask.detach().to("cpu", torch.float32).clamp(0, 1),)
         return (edit_mask_from_difference(before, after, threshold, clean, grow).cpu(),)
 
 
-NODE_CLASS_MAPPINGS = {"EditLossEditMask": EditLossEditMask}
-NODE_DISPLAY_NAME_MAPPINGS = {"EditLossEditMask": "EditLoss Edit Mask from Before/After"}
+class EditLossOverlayNegative:
+    DESCRIPTION = (
+        "Builds the undesirable 'overlay' result that the overlay-avoidance loss pushes generations away from (seed 001): "
+        "new_over_old = the source with the new object pasted over the old one (which still shows around it); "
+        "old_over_new = the target with the old object pasted back; blend = source and target mixed in the edit region. "
+        "The objects are found inside the edit mask as the pixels that differ from the background filled in from around "
+        "the region; connect your own object masks if you have them. Encode the result like the other images and feed "
+        "it to Overlay Avoidance's z_overlay."
+    )
+    CATEGORY = "editloss/masks"
+    FUNCTION = "build"
+    RETURN_TYPES = ("IMAGE",)
+    RETURN_NAMES = ("overlay",)
+    OUTPUT_TOOLTIPS = ("The synthetic overlay negative, same size and batch as the inputs [B,H,W,3].",)
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "before": ("IMAGE", {"tooltip": "The source image (with the old object)."}),
+                "after": ("IMAGE", {"tooltip": "The intended result (with the new object), same size as the source."}),
+                "edit_mask": ("MASK", {"tooltip": "The edited region (from EditLoss Edit Mask, or your own), same size as the images."}),
+                "mode": (list(OVERLAY_MODES), {"default": "new_over_old", "tooltip": "new_over_old = new object pasted over the old one; old_over_new = the old object pasted back over the new one; blend = a mix of both in the edit region."}),
+                "blend": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 1.0, "step": 0.05, "tooltip": "For blend: the target's share in the edit region (0 = the source, 1 = the target)."}),
+                "threshold": ("FLOAT", {"default": 0.1, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "How much a pixel must differ from the background (any channel, 0-1) to belong to an object, when no object mask is connected."}),
+            },
+            "optional": {
+                "new_object_mask": ("MASK", {"tooltip": "Optional: the new object's own mask (for new_over_old), instead of the estimate."}),
+                "old_object_mask": ("MASK", {"tooltip": "Optional: the old object's own mask (for old_over_new), instead of the estimate."}),
+            },
+        }
+
+    def build(self, before, after, edit_mask, mode, blend, threshold, new_object_mask=None, old_object_mask=None):
+        overlay = overlay_negatives(before, after, edit_mask, mode, blend, new_object_mask, old_object_mask, threshold)
+        return (overlay.detach().to("cpu", torch.float32).clamp(0, 1),)
+
+
+NODE_CLASS_MAPPINGS = {"EditLossEditMask": EditLossEditMask, "EditLossOverlayNegative": EditLossOverlayNegative}
+NODE_DISPLAY_NAME_MAPPINGS = {
+    "EditLossEditMask": "EditLoss Edit Mask from Before/After",
+    "EditLossOverlayNegative": "EditLoss Overlay Negative",
+}

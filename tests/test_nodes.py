@@ -60,11 +60,13 @@ def test_node_interfaces_are_complete_and_consistent(nodes):
         assert len(getattr(cls, "OUTPUT_IS_LIST", (False,) * n_out)) == n_out, node_id
         function = getattr(cls, cls.FUNCTION)
         params = inspect.signature(function).parameters
+        keywords = [p for p in params.values() if p.kind is inspect.Parameter.VAR_KEYWORD]
         for name, (kind, *options) in inputs.items():
             options = options[0] if options else {}
             assert options.get("tooltip"), f"{node_id}.{name} has no tooltip"
-            assert name in params, f"{node_id}.{cls.FUNCTION} does not accept {name}"
-            if name in spec.get("optional", {}):
+            # numbered optional sockets (scores_1..scores_8) may arrive through **kwargs, which ComfyUI omits when unlinked
+            assert name in params or (keywords and name in spec.get("optional", {})), f"{node_id}.{cls.FUNCTION} does not accept {name}"
+            if name in spec.get("optional", {}) and name in params:
                 assert params[name].default is not inspect.Parameter.empty, f"{node_id}: optional input {name} needs a default"
             if isinstance(kind, list):  # a file list may be empty (no file in the input folder)
                 assert not kind or options.get("default", kind[0]) in kind, f"{node_id}.{name}"
@@ -72,7 +74,7 @@ def test_node_interfaces_are_complete_and_consistent(nodes):
                 assert options["min"] <= options["default"] <= options["max"], f"{node_id}.{name}"
             elif kind not in WIDGET_TYPES:
                 assert kind.isupper(), f"{node_id}.{name}: socket type {kind!r}"
-        extra = [p for p in params if p not in inputs and p != "self"]
+        extra = [p for p, param in params.items() if p not in inputs and p != "self" and param.kind is not inspect.Parameter.VAR_KEYWORD]
         assert not extra, f"{node_id}.{cls.FUNCTION} has parameters that are not inputs: {extra}"
 
 

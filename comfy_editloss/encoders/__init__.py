@@ -17,7 +17,15 @@ from typing import Callable
 import torch
 
 from .checkpoints import CheckpointError, find_model_file, read_state_dict
-from .models import EncoderOutput, ImageEncoder, OpenCLIPImageEncoder, TimmImageEncoder, load_open_clip_encoder, load_timm_encoder
+from .models import (
+    EncoderOutput,
+    ImageEncoder,
+    OpenCLIPImageEncoder,
+    TimmImageEncoder,
+    WeightFreeImageEncoder,
+    load_open_clip_encoder,
+    load_timm_encoder,
+)
 from .preprocess import PreprocessConfig, preprocess
 from .weightfree import KINDS, gradient_embedding, pixel_embedding, weight_free_embedding
 
@@ -61,6 +69,7 @@ __all__ = [
     "OpenCLIPImageEncoder",
     "PreprocessConfig",
     "TimmImageEncoder",
+    "WeightFreeImageEncoder",
     "encode_images",
     "find_model_file",
     "gradient_embedding",

@@ -66,6 +66,29 @@ class ImageEncoder(nn.Module):
         return f"name={self.name!r}, family={self.family!r}, preprocess={self.preprocess_config}"
 
 
+class WeightFreeImageEncoder(ImageEncoder):
+    """The weight-free encoder (:func:`comfy_editloss.encoders.weight_free_embedding`) behind the
+    interface of the loaded models, so that a graph or a script can switch between it and open_clip,
+    timm or CLIP vision without rewiring. It has no weights and no preprocessing: images are encoded
+    at their own size (the grid is the size divided by ``patch_size``)."""
+
+    def __init__(self, kind: str = "gradient+pixel", patch_size: int = 16):
+        from .weightfree import KINDS  # noqa: PLC0415
+
+        check_choice(kind, "kind", KINDS)
+        if isinstance(patch_size, bool) or not isinstance(patch_size, int) or patch_size < 1:
+            raise ValueError(f"patch_size must be an integer >= 1, got {patch_size!r}")
+        super().__init__(f"{kind}:{patch_size}", "weight_free", PreprocessConfig(size=patch_size, resize_mode="multiple", patch_size=patch_size))
+        self.kind = kind
+        self.patch_size = patch_size
+
+    def forward(self, images: torch.Tensor, config: PreprocessConfig | None = None) -> EncoderOutput:
+        from .weightfree import check_image, weight_free_embedding  # noqa: PLC0415
+
+        patches = weight_free_embedding(check_image(images).float(), self.kind, self.patch_size)
+        return EncoderOutput(F.normalize(patches.mean(dim=(1, 2)), dim=-1), patches)
+
+
 def _tokens_to_grid(tokens: torch.Tensor, height: int, width: int) -> torch.Tensor:
     b, n, c = tokens.shape
     if height * width != n:

@@ -1,0 +1,79 @@
+"""Reading images as ComfyUI IMAGEs (``[B, H, W, 3]`` float32 in [0, 1]): one file, or a folder of
+generations as one batch with their names."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+IMAGE_PATTERNS = ("*.png", "*.jpg", "*.jpeg", "*.webp", "*.bmp", "*.tif", "*.tiff")
+SIZE_MISMATCH = ("error", "resize")
+
+
+class ImageReadError(ValueError):
+    """An image file that cannot be read; the message names the file."""
+
+
+def natural_key(name: str) -> list:
+    """Sort key that puts ``gen_2`` before ``gen_10``."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def load_image(path: str | os.PathLike) -> torch.Tensor:
+    """One image file as an IMAGE ``[1, H, W, 3]`` (EXIF rotation applied, alpha dropped, 16-bit
+    scaled like 8-bit), as ComfyUI's Load Image reads it."""
+    from PIL import Image, ImageOps, UnidentifiedImageError  # noqa: PLC0415
+
+    path = Path(path)
+    try:
+        with Image.open(path) as opened:
+            picture = ImageOps.exif_transpose(opened)
+            if picture.mode == "I":
+                array = np.asarray(picture, dtype=np.float32) / 65535.0
+                array = np.repeat(array[..., None], 3, axis=-1)
+            else:
+                array = np.asarray(picture.convert("RGB"), dtype=np.float32) / 255.0
+    except FileNotFoundError:
+        raise ImageReadError(f"image file not found: {path}") from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ImageReadError(f"cannot read image {path}: {exc}") from None
+    return torch.from_numpy(np.ascontiguousarray(array))[None]
+
+
+def image_files(folder: str | os.PathLike, patterns: str | tuple[str, ...] = IMAGE_PATTERNS) -> list[Path]:
+    """Image files directly in ``folder`` matching any of ``patterns`` (``"*.png;*.jpg"``), in natural order."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"folder not found: {folder}")
+    if isinstance(patterns, str):
+        patterns = tuple(p.strip() for p in patterns.replace(",", ";").split(";") if p.strip()) or IMAGE_PATTERNS
+    files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and any(fnmatch.fnmatch(p.name.lower(), pat.lower()) for pat in patterns)]
+    return sorted(files, key=lambda p: natural_key(p.name))
+
+
+def load_image_batch(paths: list[Path], size_mismatch: str = "error") -> torch.Tensor:
+    """Images of one size as one IMAGE batch. ``size_mismatch="resize"`` scales the others to the
+    first one's size (bilinear, with antialiasing) instead of failing."""
+    if not paths:
+        raise ValueError("no image files to load")
+    if size_mismatch not in SIZE_MISMATCH:
+        raise ValueError(f"size_mismatch must be one of {', '.join(SIZE_MISMATCH)}, got {size_mismatch!r}")
+    images = []
+    for path in paths:
+        image = load_image(path)
+        if images and image.shape[1:3] != images[0].shape[1:3]:
+            first = images[0].shape
+            if size_mismatch == "error":
+                raise ValueError(
+                    f"{Path(path).name} is {image.shape[2]}x{image.shape[1]} but {Path(paths[0]).name} is {first[2]}x{first[1]}: "
+                    "generations of one batch must have one size (or choose size_mismatch = resize)"
+                )
+            image = F.interpolate(image.permute(0, 3, 1, 2), size=tuple(first[1:3]), mode="bilinear", antialias=True, align_corners=False).permute(0, 2, 3, 1).clamp(0, 1)
+        images.append(image)
+    return torch.cat(images)

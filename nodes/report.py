@@ -1,0 +1,244 @@
+"""Report nodes: a folder of generations as one batch, the score table (picture, chart, text, JSON
+and CSV files), and picking the best generation by a weighted combination of scores."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from ..comfy_editloss._checks import describe
+from ..comfy_editloss.image_io import SIZE_MISMATCH, image_files, load_image_batch
+from ..comfy_editloss.report.files import write_numbered
+from ..comfy_editloss.report.table import NORMALIZATIONS, ScoreTable, table_json_text
+from ..comfy_editloss.types import SCORES_TYPE
+from . import compat
+
+SCORE_TABLE_TYPE = "EDITLOSS_SCORE_TABLE"
+CATEGORY_REPORT = "editloss/report"
+SCORE_SLOTS = 8
+WEIGHTS_TOOLTIP = (
+    "How scores combine into the ranking: name=weight pairs separated by commas or new lines, e.g. "
+    "'no_edit_identity=1, geometry_match=0.5, overlay_avoidance=0.7' (seed 001's mix). Names are the score columns "
+    "(a repeated name gets _2, _3...). Empty = every score counts 1; with weights, unnamed scores count 0. "
+    "Higher-is-better scores enter negated."
+)
+NORMALIZE_TOOLTIP = (
+    "none = add the raw values (the losses' own scales, as in training); minmax = scale each score to 0..1 over the "
+    "generations first (0 = best); rank = use each generation's rank per score."
+)
+
+
+def _score_inputs() -> dict:
+    inputs = {f"scores_{i}": (SCORES_TYPE, {"tooltip": "Per-generation scores: the 'scores' output of any EditLoss loss node."}) for i in range(1, SCORE_SLOTS + 1)}
+    inputs["table"] = (SCORE_TABLE_TYPE, {"tooltip": "More scores, from EditLoss Collect Scores (chain them for any number of scores)."})
+    return inputs
+
+
+def collect_table(labels: str | None, scores: dict, count_hint: int | None = None) -> ScoreTable:
+    """A score table from the node's ``scores_N`` inputs (in slot order) and an optional ``table``."""
+    columns = [scores[f"scores_{i}"] for i in range(1, SCORE_SLOTS + 1) if scores.get(f"scores_{i}") is not None]
+    extra = scores.get("table")
+    if extra is not None and not isinstance(getattr(extra, "columns", None), list):
+        raise TypeError(f"table must be an {SCORE_TABLE_TYPE} from EditLoss Collect Scores, got {describe(extra)}")
+    if extra is not None:
+        columns += list(extra.columns)
+        labels = labels or list(extra.labels)
+    if not columns:
+        raise ValueError("no scores connected: connect the 'scores' output of at least one loss node to scores_1")
+    table = ScoreTable.from_scores(columns, labels or None)
+    if count_hint is not None and count_hint != len(table):
+        raise ValueError(f"generations has {count_hint} image(s) but the scores have {len(table)} value(s) each: connect the batch the scores were computed on")
+    return table
+
+
+def _labels_text(labels) -> str | None:
+    if labels is None:
+        return None
+    if not isinstance(labels, str):
+        raise TypeError(f"labels must be text (one name per line), got {describe(labels)}")
+    return labels if labels.strip() else None
+
+
+class EditLossLoadImages:
+    DESCRIPTION = (
+        "Loads every image of a folder as one batch, in natural order (gen_2 before gen_10), with the file names as "
+        "labels: a batch of generations (seeds, LoRA strengths, checkpoints) to score at once. The folder is relative "
+        "to ComfyUI's input folder, or absolute."
+    )
+    CATEGORY = CATEGORY_REPORT
+    FUNCTION = "load"
+    RETURN_TYPES = ("IMAGE", "STRING", "INT")
+    RETURN_NAMES = ("images", "labels", "count")
+    OUTPUT_TOOLTIPS = (
+        "The images as one batch [B,H,W,3].",
+        "Their file names without extension, one per line, for EditLoss Report's labels.",
+        "How many images were loaded.",
+    )
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "folder": ("STRING", {"default": "generations", "tooltip": "A folder inside ComfyUI's input folder (e.g. generations), or an absolute path."}),
+                "pattern": ("STRING", {"default": "*.png;*.jpg;*.jpeg;*.webp", "tooltip": "File patterns to include, separated by semicolons."}),
+                "size_mismatch": (list(SIZE_MISMATCH), {"default": "error", "tooltip": "What to do with images of another size than the first: error, or resize them to the first's size."}),
+            }
+        }
+
+    @staticmethod
+    def _folder(folder: str) -> Path:
+        if not isinstance(folder, str) or not folder.strip():
+            raise ValueError(f"folder must name a folder, got {folder!r}")
+        path = Path(folder.strip()).expanduser()
+        return path if path.is_absolute() else compat.input_directory() / path
+
+    @classmethod
+    def IS_CHANGED(cls, folder, pattern, size_mismatch):
+        try:
+            files = image_files(cls._folder(folder), pattern)
+        except (OSError, ValueError):
+            return float("nan")  # always re-run: the error is reported when the node runs
+        return "|".join(f"{p.name}:{p.stat().st_mtime_ns}:{p.stat().st_size}" for p in files) + f"|{size_mismatch}"
+
+    def load(self, folder, pattern, size_mismatch):
+        path = self._folder(folder)
+        files = image_files(path, pattern)
+        if not files:
+            raise ValueError(f"no image matching {pattern!r} in {path}")
+        images = load_image_batch(files, size_mismatch)
+        return (images, "\n".join(os.path.splitext(p.name)[0] for p in files), len(files))
+
+
+class EditLossCollectScores:
+    DESCRIPTION = (
+        "Gathers up to eight per-generation scores (and, chained, any number) into one score table, for EditLoss Report "
+        "and EditLoss Pick Best."
+    )
+    CATEGORY = CATEGORY_REPORT
+    FUNCTION = "collect"
+    RETURN_TYPES = (SCORE_TABLE_TYPE,)
+    RETURN_NAMES = ("table",)
+    OUTPUT_TOOLTIPS = ("The scores side by side, one row per generation.",)
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {}, "optional": _score_inputs()}
+
+    def collect(self, **scores):
+        return (collect_table(None, scores),)
+
+
+class EditLossReport:
+    DESCRIPTION = (
+        "The score report of a batch of generations: a table (one row per generation, best first by the weighted total, "
+        "one column per connected score, the best value of each column marked) and bar charts, as pictures on the node "
+        "and IMAGE outputs, as text, and as scores_NNNNN_.json and .csv in ComfyUI's output folder (a new number each run, "
+        "nothing overwritten)."
+    )
+    CATEGORY = CATEGORY_REPORT
+    FUNCTION = "report"
+    OUTPUT_NODE = True
+    RETURN_TYPES = ("IMAGE", "IMAGE", "STRING", SCORE_TABLE_TYPE, SCORES_TYPE)
+    RETURN_NAMES = ("table_image", "chart", "text", "table", "total")
+    OUTPUT_TOOLTIPS = (
+        "The table as a picture, with a thumbnail of each generation.",
+        "One bar chart per score; the best bar is green.",
+        "The table as text (what the node shows).",
+        "All scores, for another Report or Pick Best.",
+        "The weighted total per generation (lower is better).",
+    )
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "filename_prefix": ("STRING", {"default": "editloss/scores", "tooltip": "Where the JSON and CSV go inside the output folder; ComfyUI's %date% patterns work."}),
+                "weights": ("STRING", {"default": "", "multiline": True, "tooltip": WEIGHTS_TOOLTIP}),
+                "normalize": (list(NORMALIZATIONS), {"default": "none", "tooltip": NORMALIZE_TOOLTIP}),
+                "save_files": ("BOOLEAN", {"default": True, "tooltip": "Write the JSON and CSV files to the output folder."}),
+            },
+            "optional": {
+                "generations": ("IMAGE", {"tooltip": "The generations the scores belong to: thumbnails in the table."}),
+                "labels": ("STRING", {"forceInput": True, "tooltip": "Names of the generations, one per line (e.g. from EditLoss Load Images); default generation 1, 2..."}),
+                **_score_inputs(),
+            },
+        }
+
+    def report(self, filename_prefix, weights, normalize, save_files, generations=None, labels=None, **scores):
+        if generations is not None and (not isinstance(generations, torch.Tensor) or generations.dim() != 4):
+            raise TypeError(f"generations must be an IMAGE [B,H,W,3], got {describe(generations)}")
+        table = collect_table(_labels_text(labels), scores, generations.shape[0] if generations is not None else None)
+        total = table.weighted_total(weights or None, normalize)
+        text = table.format_text(total)
+        table_image = table.render_table(generations, total)
+        chart = table.render_chart(total)
+        files = []
+        if save_files:
+            folder, stem, counter, _ = compat.save_path(filename_prefix, compat.output_directory())
+            data = table.to_json(total)
+            files = write_numbered(folder, stem, counter, {"json": table_json_text(data), "csv": table.to_csv(total)})
+            text += "\n" + "\n".join(f"wrote {p}" for p in files)
+        pictures = [table_image, chart]
+        ui = {"text": [text], "images": compat.save_preview(pictures, "editloss_report")}
+        as_image = lambda a: torch.from_numpy(a)[None].contiguous()  # noqa: E731
+        return {"ui": ui, "result": (as_image(table_image), as_image(chart), text, table, total)}
+
+
+class EditLossPickBest:
+    DESCRIPTION = (
+        "Picks the best generation(s) of a batch by a weighted combination of scores (lower total is better), for use "
+        "inside a graph: e.g. keep the best of 8 seeds, or feed the winner to the next edit."
+    )
+    CATEGORY = CATEGORY_REPORT
+    FUNCTION = "pick"
+    RETURN_TYPES = ("IMAGE", "INT", "STRING", SCORES_TYPE)
+    RETURN_NAMES = ("best", "best_index", "ranking", "total")
+    OUTPUT_TOOLTIPS = (
+        "The best `count` generations, best first [count,H,W,3].",
+        "The index (from 0) of the best generation in the batch.",
+        "The generations best first, with their totals, as text.",
+        "The weighted total per generation (lower is better).",
+    )
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "generations": ("IMAGE", {"tooltip": "The batch of generations the scores were computed on."}),
+                "weights": ("STRING", {"default": "", "multiline": True, "tooltip": WEIGHTS_TOOLTIP}),
+                "normalize": (list(NORMALIZATIONS), {"default": "none", "tooltip": NORMALIZE_TOOLTIP}),
+                "count": ("INT", {"default": 1, "min": 1, "max": 4096, "tooltip": "How many of the best to return."}),
+            },
+            "optional": {
+                "labels": ("STRING", {"forceInput": True, "tooltip": "Names of the generations, one per line, for the ranking text."}),
+                **_score_inputs(),
+            },
+        }
+
+    def pick(self, generations, weights, normalize, count, labels=None, **scores):
+        if not isinstance(generations, torch.Tensor) or generations.dim() != 4:
+            raise TypeError(f"generations must be an IMAGE [B,H,W,3], got {describe(generations)}")
+        table = collect_table(_labels_text(labels), scores, generations.shape[0])
+        total = table.weighted_total(weights or None, normalize)
+        order = table.ranking(total)
+        if count > len(order):
+            raise ValueError(f"count is {count} but there are only {len(order)} generation(s)")
+        chosen = order[:count]
+        ranking = "\n".join(f"{rank}. {table.labels[i]}: {float(total.values[i]):.6g}" for rank, i in enumerate(order, 1))
+        return (generations[chosen].clone(), int(order[0]), ranking, total)
+
+
+NODE_CLASS_MAPPINGS = {
+    "EditLossLoadImages": EditLossLoadImages,
+    "EditLossCollectScores": EditLossCollectScores,
+    "EditLossReport": EditLossReport,
+    "EditLossPickBest": EditLossPickBest,
+}
+NODE_DISPLAY_NAME_MAPPINGS = {
+    "EditLossLoadImages": "EditLoss Load Images (folder)",
+    "EditLossCollectScores": "EditLoss Collect Scores",
+    "EditLossReport": "EditLoss Report",
+    "EditLossPickBest": "EditLoss Pick Best Generation",
+}
