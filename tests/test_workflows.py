@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import warnings
 from pathlib import Path
 
@@ -15,7 +16,6 @@ from PIL import Image
 
 from comfy_editloss.graph.convert import convert
 from comfy_editloss.graph.runtime import Environment, run_workflow, validate_workflow
-from comfy_editloss.synthetic import colour_texture, make_edit_scene, make_texture
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
 
@@ -27,6 +27,42 @@ def _build_module():
     return module
 
 
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+# Which shipped sample each workflow runs on in CI (every shipped workflow must be listed).
+SAMPLE_OF = {
+    "kontext_edit_score.json": "object_replacement",
+    "kontext_generate_and_score.json": "object_replacement",
+    "weight_free_edit_heatmaps.json": "object_replacement",
+    "texture_scale.json": "material_scale",
+    "depth_insertion.json": "object_insertion",
+}
+
+
+def _node_of_type(workflow: Path, node_type: str, title: str | None = None) -> str:
+    nodes = json.loads(workflow.read_text())["nodes"]
+    return str(next(n["id"] for n in nodes if n["type"] == node_type and (title is None or n.get("title") == title)))
+
+
+def _texts(result) -> list[str]:
+    return [ui["text"][0] for ui in result.ui.values() if "text" in ui]
+
+
+def _scores(texts: list[str]) -> dict[str, list[float]]:
+    """PreviewAny texts of EDITLOSS_SCORES: 'name (lower is better): [a, b, ...]' -> {name: [a, b, ...]}."""
+    out = {}
+    for text in texts:
+        if " (lower is better): [" in text:
+            name, values = text.split(" (lower is better): [")
+            out[name] = [float(v) for v in values.rstrip("]").split(",")]
+    return out
+
+
+def _report_rows(output: Path, stem: str) -> dict:
+    files = sorted((output / "editloss").glob(f"{stem}_*_.json"))
+    assert len(files) == 1, files
+    return json.loads(files[0].read_text())
+
+
 def test_shipped_files_are_what_the_build_script_writes():
     built = _build_module().build_all()
     shipped = sorted(p.name for p in WORKFLOWS.glob("*.json"))
@@ -35,131 +71,145 @@ def test_shipped_files_are_what_the_build_script_writes():
         assert json.loads((WORKFLOWS / name).read_text()) == data, f"run python3 workflows/build.py ({name} is stale)"
 
 
-def _save_scene(folder: Path, generation: str = "overlay", seed: int = 3) -> None:
-    scene = make_edit_scene(seed, (160, 224))
-    for name, image in (("before.png", scene.before), ("after.png", scene.after), ("generation.png", getattr(scene, generation))):
-        Image.fromarray((image[0].numpy() * 255).round().astype(np.uint8)).save(folder / name)
-    _save_materials(folder)
-    _save_insertion(folder)
-
-
-def _save_insertion(folder: Path, offset: float = 0.0) -> None:
-    """Depth of a room with a box inserted: target depth in metres, the generation's depth as a
-    relative disparity (unknown scale and shift), the box placed ``offset`` metres too far; a mask."""
-    h, w = 96, 128
-    yy, xx = np.meshgrid(np.linspace(0, 1, h), np.linspace(0, 1, w), indexing="ij")
-    room = 2.0 + 3.0 * yy + 0.3 * np.sin(8 * xx)
-    box = np.zeros((h, w))
-    box[30:70, 40:90] = 1
-    np.save(folder / "target_depth.npy", (room * (1 - box) + 1.8 * box).astype(np.float32))
-    generated = room * (1 - box) + (1.8 + offset) * box
-    np.save(folder / "generation_depth.npy", (0.7 / generated + 0.02).astype(np.float32))
-    Image.fromarray((np.stack([box] * 3, -1) * 255).astype(np.uint8)).save(folder / "insertion_mask.png")
-    for name, value in (("insertion_context.png", room), ("insertion_generation.png", room * (1 - box) + 1.8 * box)):
-        Image.fromarray((np.stack([value / 5.5] * 3, -1) * 255).clip(0, 255).astype(np.uint8)).save(folder / name)
-
-
-def _save_materials(folder: Path, generated_period: float = 36.0) -> None:
-    """A brick wall at 24 px (target) and a generation of it with another period and colours, with a
-    mask of the wall region (red channel)."""
-    size = (224, 288)
-    target = colour_texture(make_texture("bricks", 24, 0, size=size, noise=0.04, seed=1), (0.45, 0.18, 0.12), (0.85, 0.55, 0.4))
-    generated = colour_texture(make_texture("bricks", generated_period, 0, size=size, noise=0.04, seed=2, offset=(7, 11)), (0.4, 0.2, 0.15), (0.8, 0.6, 0.45))
-    mask = np.zeros(size, dtype=np.uint8)
-    mask[16:208, 20:272] = 255
-    Image.fromarray((target[0].numpy() * 255).round().astype(np.uint8)).save(folder / "target_material.png")
-    Image.fromarray((generated[0].numpy() * 255).round().astype(np.uint8)).save(folder / "generated_material.png")
-    Image.fromarray(np.stack([mask, mask, mask], -1)).save(folder / "material_mask.png")
-
-
 @pytest.mark.parametrize("name", sorted(p.name for p in WORKFLOWS.glob("*.json")))
 def test_workflow_converts_and_validates(name, tmp_path, monkeypatch, depth_models_dir):
     monkeypatch.setenv("EDITLOSS_MODELS_DIR", str(depth_models_dir))  # the depth estimator's file
     env = Environment.create()
     prompt = convert(json.loads((WORKFLOWS / name).read_text()), env.catalogue, source=name)
     assert prompt and all(entry["class_type"] in env.catalogue for entry in prompt.values())
-    _save_scene(tmp_path)
-    assert validate_workflow(WORKFLOWS / name, env, input_dir=tmp_path) == []
+    assert validate_workflow(WORKFLOWS / name, env, input_dir=SAMPLES / SAMPLE_OF[name]) == []
+
+
+def test_every_shipped_workflow_has_a_sample_to_run_on():
+    assert sorted(SAMPLE_OF) == sorted(p.name for p in WORKFLOWS.glob("*.json"))
+
+
+def test_flagship_workflow_ranks_the_correct_edit_first_on_the_samples(tmp_path):
+    """kontext_edit_score.json on the shipped object replacement: each failure is caught by the loss
+    meant to catch it, and the weighted total ranks the correct result first."""
+    result = run_workflow(WORKFLOWS / "kontext_edit_score.json", input_dir=SAMPLES / "object_replacement", output_dir=tmp_path)
+    data = _report_rows(tmp_path, "scores")
+    labels = data["generations"]
+    assert labels == ["correct", "distorted", "no_edit", "overlay"]
+    score = {name: dict(zip(labels, entry["values"])) for name, entry in data["scores"].items()}
+    for loss, failure in (("no_edit_identity", "no_edit"), ("geometry_match", "distorted"), ("overlay_avoidance", "overlay")):
+        assert score[loss]["correct"] < score[loss][failure], (loss, score[loss])
+    assert score["geometry_match"]["correct"] < min(score["geometry_match"][f] for f in ("distorted", "no_edit", "overlay"))
+    assert data["ranking"][0] == "correct"
+    assert data["scores"]["weighted_total"]["details"]["weights"] == {"no_edit_identity": 1.0, "geometry_match": 0.5, "overlay_avoidance": 0.7}
+    assert (tmp_path / "editloss" / "scores_00001_.csv").is_file()
+    texts = _texts(result)
+    table = next(t for t in texts if t.startswith("rank generation"))
+    assert table.splitlines()[1].split()[:2] == ["1", "correct"]
+    assert next(t for t in texts if t.startswith("1. ")).startswith("1. correct:")
+    best = result.output(_node_of_type(WORKFLOWS / "kontext_edit_score.json", "EditLossPickBest"))
+    assert best.shape[0] == 1
+    images = [entry for ui in result.ui.values() for entry in ui.get("images", [])]
+    assert len(images) == 2 + 1 + 4 + 1  # report table and chart, overlay negative, a heat-map row per generation, best
+    assert all((tmp_path / "temp" / e["subfolder"] / e["filename"]).is_file() for e in images)
+    # a second run writes the next number, never over the first
+    run_workflow(WORKFLOWS / "kontext_edit_score.json", input_dir=SAMPLES / "object_replacement", output_dir=tmp_path)
+    assert sorted(p.name for p in (tmp_path / "editloss").glob("scores_*")) == [
+        "scores_00001_.csv", "scores_00001_.json", "scores_00002_.csv", "scores_00002_.json"]
+
+
+def test_flagship_workflow_uses_your_mask_when_unmuted(tmp_path):
+    data = json.loads((WORKFLOWS / "kontext_edit_score.json").read_text())
+    mask_node = next(n for n in data["nodes"] if n["type"] == "LoadImageMask")
+    assert mask_node["mode"] == 2
+    mask_node["mode"] = 0
+    env = Environment.create()
+    prompt = convert(data, env.catalogue)
+    edit_mask = next(k for k, v in prompt.items() if v["class_type"] == "EditLossEditMask")
+    assert prompt[edit_mask]["inputs"]["mask"] == [str(mask_node["id"]), 0]
+    folder = tmp_path / "in"
+    shutil.copytree(SAMPLES / "object_replacement", folder)
+    full = np.full((256, 256, 3), 255, np.uint8)
+    Image.fromarray(full).save(folder / "mask.png")
+    result = run_workflow(data, input_dir=folder, output_dir=tmp_path / "out")
+    assert torch.equal(result.output(edit_mask), torch.ones(1, 256, 256))
+
+
+def test_generation_workflow_scores_its_injected_generations(tmp_path):
+    """The Kontext half cannot run here: the decoded generations and the two scaled images are
+    injected, the scoring half runs as in ComfyUI."""
+    workflow = WORKFLOWS / "kontext_generate_and_score.json"
+    env = Environment.create()
+    prompt = convert(json.loads(workflow.read_text()), env.catalogue)
+    types = sorted(v["class_type"] for v in prompt.values())
+    for core in ("UNETLoader", "DualCLIPLoader", "VAELoader", "CLIPTextEncode", "ReferenceLatent", "FluxGuidance", "ConditioningZeroOut", "KSampler", "VAEDecode", "FluxKontextImageScale", "VAEEncode"):
+        assert core in types, core
+    sampler = next(v for v in prompt.values() if v["class_type"] == "KSampler")
+    assert prompt[sampler["inputs"]["model"][0]]["class_type"] == "UNETLoader"  # the LoRA is bypassed
+    sample = SAMPLES / "object_replacement"
+    decoded = _node_of_type(workflow, "VAEDecode")
+    scaled_before = _node_of_type(workflow, "FluxKontextImageScale", "Source at Kontext's size")
+    scaled_after = _node_of_type(workflow, "FluxKontextImageScale", "Target at Kontext's size")
+    inject = {f"{decoded}:0": str(sample / "generations"), f"{scaled_before}:0": str(sample / "before.png"), f"{scaled_after}:0": str(sample / "after.png")}
+    result = run_workflow(workflow, inject=inject, input_dir=sample, output_dir=tmp_path)
+    assert "KSampler" not in {prompt[k]["class_type"] for k in result.executed}
+    data = _report_rows(tmp_path, "scores")
+    assert data["generations"] == ["generation 1", "generation 2", "generation 3", "generation 4"]  # correct, distorted, no_edit, overlay
+    assert data["ranking"][0] == "generation 1"
+    saved = sorted((tmp_path / "kontext").glob("generation_*.png"))
+    assert len(saved) == 4
 
 
 def test_weight_free_workflow_scores_a_correct_edit_better_than_failures(tmp_path):
-    scores = {}
-    for generation in ("after", "overlay", "before"):
-        folder = tmp_path / generation
-        folder.mkdir()
-        _save_scene(folder, generation)
-        result = run_workflow(WORKFLOWS / "weight_free_edit_heatmaps.json", input_dir=folder, output_dir=folder / "out")
-        texts = {result.ui[k]["text"][0].split(" (")[0]: float(result.ui[k]["text"][0].split("[")[1].rstrip("]")) for k in result.ui if "text" in result.ui[k]}
-        scores[generation] = texts
-        images = [entry for ui in result.ui.values() for entry in ui.get("images", [])]
-        assert len(images) == 1 and (folder / "out" / "temp" / images[0]["filename"]).is_file()
-    assert scores["after"]["no_edit_identity"] == 0.0 and scores["after"]["geometry_match"] == pytest.approx(0.0, abs=1e-6)
-    assert scores["before"]["no_edit_identity"] > 0.2 > scores["overlay"]["no_edit_identity"]  # no edit caught
-    assert scores["before"]["geometry_match"] > scores["overlay"]["geometry_match"] > 0.05  # the overlay is seen too
+    result = run_workflow(WORKFLOWS / "weight_free_edit_heatmaps.json", input_dir=SAMPLES / "object_replacement", output_dir=tmp_path)
+    scores = {name: dict(zip(["correct", "distorted", "no_edit", "overlay"], values)) for name, values in _scores(_texts(result)).items()}
+    assert scores["no_edit_identity"]["correct"] < 0.01 < 0.2 < scores["no_edit_identity"]["no_edit"]
+    for failure in ("distorted", "no_edit", "overlay"):
+        assert scores["geometry_match"]["correct"] < 0.1 * scores["geometry_match"][failure]
+    images = [entry for ui in result.ui.values() for entry in ui.get("images", [])]
+    assert len(images) == 4 and all((tmp_path / "temp" / e["filename"]).is_file() for e in images)  # a heat-map row per generation
 
 
-def test_texture_workflow_scores_the_right_scale_near_zero_and_draws_its_pictures(tmp_path):
-    scores = {}
-    for period in (24.0, 36.0):
-        folder = tmp_path / str(int(period))
-        folder.mkdir()
-        _save_materials(folder, period)
-        result = run_workflow(WORKFLOWS / "texture_scale.json", input_dir=folder, output_dir=folder / "out")
-        texts = [ui["text"][0] for ui in result.ui.values() if "text" in ui]
-        values = {t.split(" (")[0]: float(t.split("[")[1].rstrip("]")) for t in texts if t.split(" (")[0].endswith(("period", "align", "consistency"))}
-        assert set(values) == {"spectral_period", "log_polar_align", "acf_period", "scale_consistency"}
-        scores[period] = values
-        reports = [t for t in texts if t.startswith("image 0: period")]
-        assert len(reports) == 2 and any("period 24." in r or "period 23.9" in r for r in reports)
-        images = [entry for ui in result.ui.values() for entry in ui.get("images", [])]
-        assert len(images) == 3
-        for entry in images:
-            with Image.open(folder / "out" / "temp" / entry["filename"]) as picture:
-                assert picture.width >= 640 and picture.height >= 300
-    for name in scores[24.0]:
-        assert scores[24.0][name] < 0.1 * scores[36.0][name], (name, scores)
-
-
-def _estimator_node(workflow: Path) -> str:
-    nodes = json.loads(workflow.read_text())["nodes"]
-    return str(next(n["id"] for n in nodes if n["type"] == "EditLossEstimateDepth"))
+def test_texture_workflow_scores_the_right_scale_near_zero_and_reports(tmp_path):
+    result = run_workflow(WORKFLOWS / "texture_scale.json", input_dir=SAMPLES / "material_scale", output_dir=tmp_path)
+    texts = _texts(result)
+    scores = _scores(texts)
+    assert set(scores) == {"spectral_period", "log_polar_align", "acf_period", "scale_consistency"}
+    for name, (right, wrong) in scores.items():
+        assert right < 0.1 * wrong, (name, right, wrong)
+    periods = next(t for t in texts if t.startswith("image 0: period") and "image 1" in t)
+    assert "image 0: period 24." in periods or "image 0: period 23.9" in periods
+    assert "image 1: period 40." in periods or "image 1: period 39.9" in periods
+    data = _report_rows(tmp_path, "texture_scores")
+    assert data["ranking"] == ["right_scale", "wrong_scale"]
+    images = [entry for ui in result.ui.values() for entry in ui.get("images", [])]
+    assert len(images) == 3 * 2 + 2  # three pictures per generation, the report table and chart
+    for entry in images:
+        with Image.open(tmp_path / "temp" / entry["filename"]) as picture:
+            assert picture.width >= 300 and picture.height >= 100
 
 
 def test_depth_workflow_runs_the_estimator_from_a_model_file(tmp_path, monkeypatch, depth_models_dir):
-    """The whole graph headless, the generation's depth predicted by Depth Anything V2 Small from a
-    file of random weights: the pipeline runs end to end (the numbers mean nothing)."""
+    """The whole graph headless on the shipped insertion, the generations' depth predicted by Depth
+    Anything V2 Small from a file of random weights: the pipeline runs end to end (the numbers mean nothing)."""
     monkeypatch.setenv("EDITLOSS_MODELS_DIR", str(depth_models_dir))
-    _save_insertion(tmp_path)
     with warnings.catch_warnings():  # random weights: the fitted scale may well come out negative
         warnings.filterwarnings("ignore", "depth alignment: the fitted scale", RuntimeWarning)
-        result = run_workflow(WORKFLOWS / "depth_insertion.json", input_dir=tmp_path, output_dir=tmp_path / "out")
-    assert _estimator_node(WORKFLOWS / "depth_insertion.json") in result.executed
-    texts = [ui["text"][0] for ui in result.ui.values() if "text" in ui]
-    assert any(t.startswith("sample 0: scale") for t in texts)
-    total = float(next(t for t in texts if t.startswith("depth_consistency")).split("[")[1].rstrip("]"))
-    assert np.isfinite(total) and total >= 0
+        result = run_workflow(WORKFLOWS / "depth_insertion.json", input_dir=SAMPLES / "object_insertion", output_dir=tmp_path)
+    assert _node_of_type(WORKFLOWS / "depth_insertion.json", "EditLossEstimateDepth") in result.executed
+    texts = _texts(result)
+    assert any(t.startswith("sample 0: scale") and "sample 1: scale" in t for t in texts)
+    values = _scores(texts)["depth_consistency"]
+    assert len(values) == 2 and all(np.isfinite(v) and v >= 0 for v in values)
     images = [entry for ui in result.ui.values() for entry in ui.get("images", [])]
-    assert len(images) == 4  # the two inputs, the estimated depth, the comparison
-    assert all((tmp_path / "out" / "temp" / entry["filename"]).is_file() for entry in images)
+    assert len(images) == 1 + 2 + 2 + 2 + 2  # context, generations, depth pictures, comparisons, report
+    assert all((tmp_path / "temp" / entry["filename"]).is_file() for entry in images)
 
 
-def test_depth_workflow_aligns_relative_depth_and_scores_a_misplaced_object_higher(tmp_path, monkeypatch, depth_models_dir):
-    """The scoring half with the estimator's output injected: a relative disparity (unknown scale and
-    shift) of the generation, the object placed right or 0.6 m too far."""
-    from comfy_editloss.types import Depth  # noqa: PLC0415
-
-    monkeypatch.setenv("EDITLOSS_MODELS_DIR", str(depth_models_dir))
-    totals = {}
-    estimator = _estimator_node(WORKFLOWS / "depth_insertion.json")
-    for offset in (0.0, 0.6):
-        folder = tmp_path / str(offset)
-        folder.mkdir()
-        _save_insertion(folder, offset)
-        disparity = torch.from_numpy(np.load(folder / "generation_depth.npy"))[None, None]
-        inject = {(estimator, 0): Depth(disparity, "disparity", source="injected"), (estimator, 1): torch.zeros(1, 96, 128, 3)}
-        result = run_workflow(WORKFLOWS / "depth_insertion.json", inject=inject, input_dir=folder, output_dir=folder / "out")
-        texts = [ui["text"][0] for ui in result.ui.values() if "text" in ui]
-        alignment = next(t for t in texts if t.startswith("sample 0: scale"))
-        assert "NOT applied" not in alignment
-        totals[offset] = float(next(t for t in texts if t.startswith("depth_consistency")).split("[")[1].rstrip("]"))
-    assert totals[0.0] < 1e-4 and totals[0.6] > 100 * max(totals[0.0], 1e-6)
+def test_depth_workflow_scores_the_object_at_the_wrong_depth_higher(tmp_path):
+    """The shipped generations' relative disparity (unknown scale and shift) injected as the
+    estimator's output: the box 0.6 m too far scores far worse than the one at the right depth."""
+    workflow = WORKFLOWS / "depth_insertion.json"
+    estimator = _node_of_type(workflow, "EditLossEstimateDepth")
+    sample = SAMPLES / "object_insertion"
+    result = run_workflow(workflow, inject={f"{estimator}:0": str(sample / "generations_depth.npy")}, input_dir=sample, output_dir=tmp_path)
+    alignment = next(t for t in _texts(result) if t.startswith("sample 0: scale"))
+    assert "NOT applied" not in alignment
+    right, wrong = _scores(_texts(result))["depth_consistency"]
+    assert right < 1e-4 and wrong > 100 * max(right, 1e-6)
+    assert _report_rows(tmp_path, "depth_scores")["ranking"] == ["right_depth", "wrong_depth"]

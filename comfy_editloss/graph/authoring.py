@@ -27,6 +27,7 @@ class BuiltNode:
     pos: tuple[float, float]
     size: tuple[float, float]
     title: str | None = None
+    mode: int = 0  # 0 = runs, 2 = muted (left out of the prompt, with the links from it), 4 = bypassed
     text: str | None = None  # for notes
     links_in: dict[str, int] = field(default_factory=dict)
     links_out: dict[int, list[int]] = field(default_factory=dict)
@@ -45,7 +46,9 @@ class WorkflowBuilder:
         self._next_id += 1
         return node_id
 
-    def add(self, node_type: str, widgets: dict[str, Any] | None = None, pos=(0, 0), size=(320, 120), title: str | None = None) -> BuiltNode:
+    def add(
+        self, node_type: str, widgets: dict[str, Any] | None = None, pos=(0, 0), size=(320, 120), title: str | None = None, mode: int = 0
+    ) -> BuiltNode:
         spec = self.catalogue.get(node_type)
         if spec is None:
             raise KeyError(f"node type {node_type!r} is not in the catalogue")
@@ -54,7 +57,9 @@ class WorkflowBuilder:
         unknown = set(widgets) - known
         if unknown:
             raise KeyError(f"{node_type} has no widget(s) {sorted(unknown)}; its widgets: {sorted(known)}")
-        node = BuiltNode(self._new_id(), spec, widgets, tuple(pos), tuple(size), title)
+        if mode not in (0, 2, 4):
+            raise ValueError(f"mode must be 0 (runs), 2 (muted) or 4 (bypassed), got {mode!r}")
+        node = BuiltNode(self._new_id(), spec, widgets, tuple(pos), tuple(size), title, mode)
         self.nodes.append(node)
         return node
 
@@ -115,7 +120,7 @@ class WorkflowBuilder:
                 "size": list(node.size),
                 "flags": {},
                 "order": order,
-                "mode": 0,
+                "mode": node.mode,
                 "inputs": inputs,
                 "outputs": [
                     {"name": o.name, "type": o.type, "links": node.links_out.get(i) or None, **({"slot_index": i} if node.links_out.get(i) else {})}

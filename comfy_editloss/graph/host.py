@@ -357,9 +357,18 @@ HOST_NODES: dict[str, type] = {
 def host_value_for_file(path: str | os.PathLike, output_type: str) -> Any:
     """A file's content as a node output of the given type (for injecting outputs of nodes that
     cannot run here): images as IMAGE or MASK, ``.npy``/``.npz``/``.pt``/``.safetensors`` arrays
-    as tensors (a LATENT as ``{"samples": tensor}``), ``.json`` values, ``.txt`` strings."""
+    as tensors (a LATENT as ``{"samples": tensor}``, an EDITLOSS_DEPTH as a disparity map like a depth
+    estimator's), ``.json`` values, ``.txt`` strings; a folder of
+    images as one IMAGE batch (natural file order), e.g. a batch of generations."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if path.is_dir() and output_type == "IMAGE":
+        from ..image_io import image_files, load_image_batch  # noqa: PLC0415
+
+        files = image_files(path)
+        if not files:
+            raise FileNotFoundError(f"no image files in the folder {path}")
+        return load_image_batch(files)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     if suffix in IMAGE_EXTENSIONS:
@@ -391,6 +400,14 @@ def host_value_for_file(path: str | os.PathLike, output_type: str) -> Any:
         raise ValueError(f"{path}: cannot inject a {suffix or 'extensionless'} file; use an image, .npy, .npz, .pt, .safetensors, .json or .txt")
     if output_type == "LATENT" and isinstance(value, torch.Tensor):
         return {"samples": value.float()}
+    if output_type == "EDITLOSS_DEPTH" and isinstance(value, torch.Tensor):
+        from ..types import Depth  # noqa: PLC0415
+
+        values = value.float()
+        values = values[None, None] if values.dim() == 2 else values[:, None] if values.dim() == 3 else values
+        if values.dim() != 4 or values.shape[1] != 1:
+            raise ValueError(f"{path}: a depth to inject must be [H, W], [B, H, W] or [B, 1, H, W], got {tuple(value.shape)}")
+        return Depth(values, "disparity", None, path.name)  # what depth estimators give
     return value
 
 
