@@ -1,7 +1,8 @@
 """Command line: ``python -m comfy_editloss COMMAND``.
 
-Commands: ``demo`` (the task losses on generated embeddings), and the headless graph runner's
-``convert``, ``validate`` and ``run`` (see ``python -m comfy_editloss run --help``).
+Commands: ``demo`` (the task losses on generated embeddings), the headless graph runner's
+``convert``, ``validate`` and ``run`` (see ``python -m comfy_editloss run --help``), and ``score``,
+which runs a scoring workflow over a folder of edit sets.
 """
 
 from __future__ import annotations

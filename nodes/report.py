@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..comfy_editloss._checks import describe
@@ -158,6 +159,7 @@ class EditLossReport:
                 "weights": ("STRING", {"default": "", "multiline": True, "tooltip": WEIGHTS_TOOLTIP}),
                 "normalize": (list(NORMALIZATIONS), {"default": "none", "tooltip": NORMALIZE_TOOLTIP}),
                 "save_files": ("BOOLEAN", {"default": True, "tooltip": "Write the JSON and CSV files to the output folder."}),
+                "pictures": ("BOOLEAN", {"default": True, "tooltip": "Draw the table and the charts (off: text and files only, faster for batch scoring; the IMAGE outputs are then 1x1)."}),
             },
             "optional": {
                 "generations": ("IMAGE", {"tooltip": "The generations the scores belong to: thumbnails in the table."}),
@@ -166,22 +168,26 @@ class EditLossReport:
             },
         }
 
-    def report(self, filename_prefix, weights, normalize, save_files, generations=None, labels=None, **scores):
+    @classmethod
+    def IS_CHANGED(cls, *args, **kwargs):
+        return float("nan")  # runs on every queue, like an output that writes a new numbered file each run
+
+    def report(self, filename_prefix, weights, normalize, save_files, pictures=True, generations=None, labels=None, **scores):
         if generations is not None and (not isinstance(generations, torch.Tensor) or generations.dim() != 4):
             raise TypeError(f"generations must be an IMAGE [B,H,W,3], got {describe(generations)}")
         table = collect_table(_labels_text(labels), scores, generations.shape[0] if generations is not None else None)
         total = table.weighted_total(weights or None, normalize)
         text = table.format_text(total)
-        table_image = table.render_table(generations, total)
-        chart = table.render_chart(total)
+        blank = np.zeros((1, 1, 3), np.float32)
+        table_image = table.render_table(generations, total) if pictures else blank
+        chart = table.render_chart(total) if pictures else blank
         files = []
         if save_files:
             folder, stem, counter, _ = compat.save_path(filename_prefix, compat.output_directory())
             data = table.to_json(total)
             files = write_numbered(folder, stem, counter, {"json": table_json_text(data), "csv": table.to_csv(total)})
             text += "\n" + "\n".join(f"wrote {p}" for p in files)
-        pictures = [table_image, chart]
-        ui = {"text": [text], "images": compat.save_preview(pictures, "editloss_report")}
+        ui = {"text": [text], "images": compat.save_preview([table_image, chart], "editloss_report") if pictures else []}
         as_image = lambda a: torch.from_numpy(a)[None].contiguous()  # noqa: E731
         return {"ui": ui, "result": (as_image(table_image), as_image(chart), text, table, total)}
 

@@ -74,7 +74,7 @@ def test_report_writes_numbered_json_and_csv_and_shows_the_table(nodes, compat, 
     node = nodes["EditLossReport"]()
     identity, geometry, similarity = _scores()
     generations = torch.rand(3, 24, 32, 3)
-    out = node.report("editloss/scores", "no_edit_identity=1, geometry_match=0.5", "none", True, generations, "correct\nno edit\ndistorted",
+    out = node.report("editloss/scores", "no_edit_identity=1, geometry_match=0.5", "none", True, True, generations, "correct\nno edit\ndistorted",
                       scores_1=identity, scores_3=geometry, scores_5=similarity)
     table_image, chart, text, table, total = out["result"]
     assert table_image.shape[0] == 1 and table_image.shape[-1] == 3 and chart.shape[0] == 1
@@ -91,8 +91,9 @@ def test_report_writes_numbered_json_and_csv_and_shows_the_table(nodes, compat, 
     node.report("editloss/scores", "", "none", True, scores_1=identity)
     assert sorted(p.name for p in (tmp_path / "output" / "editloss").iterdir()) == [
         "scores_00001_.csv", "scores_00001_.json", "scores_00002_.csv", "scores_00002_.json"]
-    node.report("editloss/scores", "", "none", False, scores_1=identity)
+    quiet = node.report("editloss/scores", "", "none", False, False, scores_1=identity)
     assert len(list((tmp_path / "output" / "editloss").iterdir())) == 4
+    assert quiet["ui"]["images"] == [] and quiet["result"][0].shape == (1, 1, 1, 3) and quiet["result"][2].startswith("rank")
 
 
 def test_collect_scores_chains_into_report_and_pick_best(nodes, compat):
@@ -104,7 +105,7 @@ def test_collect_scores_chains_into_report_and_pick_best(nodes, compat):
     best, index, ranking, total = nodes["EditLossPickBest"]().pick(generations, "no_edit_identity=1, geometry_match=0.5", "none", 2, table=second)
     assert index == 0 and torch.equal(best, generations[[0, 2]])
     assert ranking.splitlines()[0] == "1. generation 1: 0.05"
-    out = nodes["EditLossReport"]().report("s", "", "rank", False, scores_2=geometry, table=first)
+    out = nodes["EditLossReport"]().report("s", "", "rank", False, False, scores_2=geometry, table=first)
     assert out["result"][3].names == ["geometry_match", "no_edit_identity", "geometry_match_2"]
 
 
@@ -112,11 +113,11 @@ def test_report_and_pick_best_errors_name_the_input(nodes, compat):
     identity, _, _ = _scores()
     report, pick = nodes["EditLossReport"](), nodes["EditLossPickBest"]()
     with pytest.raises(ValueError, match="no scores connected"):
-        report.report("s", "", "none", False)
+        report.report("s", "", "none", False, False)
     with pytest.raises(ValueError, match="generations has 2 image\\(s\\) but the scores have 3 value\\(s\\)"):
-        report.report("s", "", "none", False, torch.rand(2, 4, 4, 3), scores_1=identity)
+        report.report("s", "", "none", False, False, torch.rand(2, 4, 4, 3), scores_1=identity)
     with pytest.raises(ValueError, match="labels must name every generation: 3 generation\\(s\\), got 2"):
-        report.report("s", "", "none", False, labels="a\nb", scores_1=identity)
+        report.report("s", "", "none", False, False, labels="a\nb", scores_1=identity)
     with pytest.raises(ValueError, match="weights name unknown score\\(s\\) 'geometry'"):
         pick.pick(torch.rand(3, 4, 4, 3), "geometry=1", "none", 1, scores_1=identity)
     with pytest.raises(ValueError, match="count is 4 but there are only 3 generation"):
@@ -124,7 +125,7 @@ def test_report_and_pick_best_errors_name_the_input(nodes, compat):
     with pytest.raises(TypeError, match="generations must be an IMAGE"):
         pick.pick(torch.rand(3, 4, 4), "", "none", 1, scores_1=identity)
     with pytest.raises(TypeError, match="table must be an EDITLOSS_SCORE_TABLE"):
-        report.report("s", "", "none", False, table=identity)
+        report.report("s", "", "none", False, False, table=identity)
 
 
 def test_overlay_node_and_the_edit_masks_own_mask(nodes):

@@ -25,7 +25,7 @@ class _Output(NamedTuple):
 
 
 def _report(wf: WorkflowBuilder, generations: _Output, labels: _Output | None, scores: list, prefix: str, weights: str, pos) -> None:
-    report = wf.add("EditLossReport", {"filename_prefix": prefix, "weights": weights, "normalize": "none", "save_files": True}, pos=pos, size=(640, 640), title="Report")
+    report = wf.add("EditLossReport", {"filename_prefix": prefix, "weights": weights, "normalize": "none", "save_files": True, "pictures": True}, pos=pos, size=(640, 640), title="Report")
     wf.connect(generations.node, generations.name, report, "generations")
     if labels is not None:
         wf.connect(labels.node, labels.name, report, "labels")
@@ -296,7 +296,7 @@ def _scoring_half(wf: WorkflowBuilder, before, after, generations, labels, x: fl
     wf.connect(encoded["before"], "patches", heatmap, "z_src")
     heat_preview = wf.add("PreviewImage", pos=(x + 1880, y + 820), size=(640, 420), title="Where each generation differs")
     wf.connect(heatmap, "heatmaps", heat_preview, "images")
-    report = wf.add("EditLossReport", {"filename_prefix": "editloss/scores", "weights": SCORE_WEIGHTS, "normalize": "none", "save_files": True}, pos=(x + 1880, y), size=(640, 760), title="Report")
+    report = wf.add("EditLossReport", {"filename_prefix": "editloss/scores", "weights": SCORE_WEIGHTS, "normalize": "none", "save_files": True, "pictures": True}, pos=(x + 1880, y), size=(640, 760), title="Report")
     best = wf.add("EditLossPickBest", {"weights": SCORE_WEIGHTS, "normalize": "none", "count": 1}, pos=(x + 2580, y), size=(320, 200), title="Pick best generation")
     for node in (report, best):
         wf.connect(generations[0], generations[1], node, "generations")

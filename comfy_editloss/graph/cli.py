@@ -69,6 +69,26 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--models-dir", action="append", metavar="DIR", help=models_help)
     run.set_defaults(handler=_run)
 
+    score = commands.add_parser(
+        "score", help="score a folder of edit sets with a workflow: progress, CSV/JSON of all scores, a summary chart; resumable",
+        description="Runs a workflow that ends in an EditLoss Report on every edit set of a folder (a set = a folder with "
+                    "before.png, after.png, generations/ and optionally mask.png and depth files), models loaded once. "
+                    "Writes OUT/sets/<set>/result.json per set (atomically, last), OUT/scores.csv, OUT/scores.json and "
+                    "OUT/summary.png. Run it again after an interruption: finished sets are neither recomputed nor rewritten. "
+                    "A set that fails is reported by name and the others go on. Exit codes: 0 all sets scored, 1 some failed "
+                    "or the run was interrupted, 2 invalid arguments or workflow.",
+    )
+    score.add_argument("sets", metavar="SETS", help="a folder of edit sets (or one edit set)")
+    score.add_argument("--workflow", default="kontext_edit_score",
+                       help="a shipped workflow's name (kontext_edit_score, texture_scale, depth_insertion, ...) or a workflow file; default kontext_edit_score")
+    score.add_argument("--output-dir", "-o", default="editloss_scores", help="where results go (default: ./editloss_scores)")
+    score.add_argument("--inject", action="append", default=[], metavar="NODE:SLOT=FILE",
+                       help="use FILE (relative to each set) as output SLOT of node NODE, e.g. a depth estimator's output from generations_depth.npy; repeatable")
+    score.add_argument("--pack", action="append", dest="packs", metavar="DIR", help=packs_help)
+    score.add_argument("--models-dir", action="append", metavar="DIR", help=models_help)
+    score.add_argument("--quiet", action="store_true", help="no progress bar")
+    score.set_defaults(handler=_score)
+
 
 def _environment(args) -> Environment:
     if getattr(args, "models_dir", None):
@@ -136,6 +156,43 @@ def _run(args) -> int:
             print(f"  wrote {path}")
         print(f"  run record: {record_path}")
     return EXIT_OK
+
+
+def shipped_workflow(name: str) -> Path:
+    """A workflow file, or the name of a workflow shipped in this checkout's workflows/ folder."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    from .pack import this_pack_path  # noqa: PLC0415
+
+    shipped = this_pack_path() / "workflows"
+    candidate = shipped / (name if name.endswith(".json") else f"{name}.json")
+    if candidate.is_file():
+        return candidate
+    names = ", ".join(sorted(p.stem for p in shipped.glob("*.json"))) if shipped.is_dir() else "none found"
+    raise FileNotFoundError(f"workflow not found: {name!r} is neither a file nor a shipped workflow ({names})")
+
+
+def _score(args) -> int:
+    from ..batch import BatchError, score_sets, summary_text  # noqa: PLC0415
+
+    env = _environment(args)
+    workflow = shipped_workflow(args.workflow)
+    inject = {}
+    for text in args.inject:
+        node, slot, path = parse_injection(text)
+        inject[(node, slot)] = path
+    stops = []
+    previous = signal.signal(signal.SIGINT, lambda *_: [stop() for stop in stops])
+    try:
+        summary = score_sets(args.sets, workflow, args.output_dir, inject, env=env, progress=not args.quiet, on_start=stops.append)
+    except BatchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    print(summary_text(summary, args.output_dir))
+    return EXIT_FAILED if summary.failed or summary.interrupted else EXIT_OK
 
 
 def _record(result: RunResult, prompt, folders) -> dict[str, Any]:
