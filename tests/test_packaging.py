@@ -47,7 +47,10 @@ def _code_blocks(text):
 
 def test_readme_shows_the_two_commands_and_ci_runs_the_test_command():
     commands = [line for block in _code_blocks(README) for line in block.splitlines()]
-    main_job = "python3 -m pip install torch==2.14.1 torchvision==0.29.1 -e . && python3 -m comfy_editloss demo"
+    main_job = (
+        "python3 -m pip install torch==2.14.1 torchvision==0.29.1 -e . && "
+        "python3 -m comfy_editloss run workflows/kontext_edit_score.json --input-dir samples/object_replacement"
+    )
     tests = 'python3 -m pip install torch==2.14.1 torchvision==0.29.1 -e ".[test]" && python3 -m pytest tests'
     assert main_job in commands and tests in commands
     ci = (REPO_ROOT / ".ci" / "run").read_text()
@@ -65,3 +68,26 @@ def test_readme_demo_output_is_what_the_demo_prints():
 
     table = format_table(score_scene(make_scene(seed=0)))
     assert table in README
+
+
+def test_readme_main_job_prints_the_table_shown_with_the_correct_result_first(tmp_path):
+    """The main-job command (after its install step), run from another folder with the checkout's
+    paths made absolute so that its output/ lands in tmp_path: stdout holds the README's table."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    command = next(line for block in _code_blocks(README) for line in block.splitlines() if "comfy_editloss run workflows/kontext_edit_score.json" in line)
+    arguments = command.split(" && ")[1].split()[3:]  # after "python3 -m comfy_editloss"
+    arguments = [str(REPO_ROOT / a) if a.startswith(("workflows/", "samples/")) else a for a in arguments]
+    import os  # noqa: PLC0415
+
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}  # as `pip install -e .` would
+    proc = subprocess.run([sys.executable, "-m", "comfy_editloss", *arguments], cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    shown = re.search(r"```text\n(rank generation +no_edit_identity.*?)```", README, flags=re.S).group(1)
+    printed = [line.strip() for line in proc.stdout.splitlines()]
+    for line in shown.splitlines():
+        assert line.strip() in printed, line
+    first = next(i for i, line in enumerate(printed) if line.startswith("rank generation"))
+    assert printed[first + 1].split()[:2] == ["1", "correct"]
+    assert (tmp_path / "output" / "editloss" / "scores_00001_.json").is_file()

@@ -151,7 +151,11 @@ def _run(args) -> int:
         print(f"{source}: ran {len(result.executed)} node(s), {len(result.cached)} cached")
         for node_id, ui in record["ui"].items():
             for text in ui.get("text", []):
-                print(f"  {node_id} {prompt[node_id]['class_type']}: {text}")
+                label = f"  {node_id} {prompt[node_id]['class_type']}:"
+                if "\n" in str(text):  # a table: under its node, indented
+                    print(label + "\n" + "\n".join(f"    {line}" for line in str(text).splitlines()))
+                else:
+                    print(f"{label} {text}")
         for path in record["files"]:
             print(f"  wrote {path}")
         print(f"  run record: {record_path}")
