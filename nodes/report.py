@@ -54,6 +54,13 @@ def collect_table(labels: str | None, scores: dict, count_hint: int | None = Non
     return table
 
 
+def _in_output(path: Path) -> str:
+    try:
+        return path.relative_to(compat.output_directory()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def _labels_text(labels) -> str | None:
     if labels is None:
         return None
@@ -102,6 +109,16 @@ class EditLossLoadImages:
         except (OSError, ValueError):
             return float("nan")  # always re-run: the error is reported when the node runs
         return "|".join(f"{p.name}:{p.stat().st_mtime_ns}:{p.stat().st_size}" for p in files) + f"|{size_mismatch}"
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, folder, pattern):
+        try:
+            path = cls._folder(folder)
+            if not image_files(path, pattern):
+                return f"no image matching {pattern!r} in {path}"
+        except (OSError, ValueError) as exc:
+            return str(exc)
+        return True
 
     def load(self, folder, pattern, size_mismatch):
         path = self._folder(folder)
@@ -186,7 +203,7 @@ class EditLossReport:
             folder, stem, counter, _ = compat.save_path(filename_prefix, compat.output_directory())
             data = table.to_json(total)
             files = write_numbered(folder, stem, counter, {"json": table_json_text(data), "csv": table.to_csv(total)})
-            text += "\n" + "\n".join(f"wrote {p}" for p in files)
+            text += "\nwrote " + ", ".join(_in_output(p) for p in files) + " in the output folder"
         ui = {"text": [text], "images": compat.save_preview([table_image, chart], "editloss_report") if pictures else []}
         as_image = lambda a: torch.from_numpy(a)[None].contiguous()  # noqa: E731
         return {"ui": ui, "result": (as_image(table_image), as_image(chart), text, table, total)}

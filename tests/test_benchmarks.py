@@ -91,3 +91,14 @@ def test_depth_estimator_benchmark_runs_and_both_sides_compute_the_same_depth():
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "same depth: max |ours - bare|" in proc.stdout and "overhead:" in proc.stdout
+
+
+def test_batch_score_benchmark_runs_and_the_scorer_equals_the_loop():
+    # The script asserts that the scorer's weighted totals equal the plain loop's.
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_batch_score.py"), "--sets", "3", "--size", "96", "--repeat", "1"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "scores equal: largest difference of the weighted totals" in proc.stdout
+    assert "scorer / loop:" in proc.stdout and "target <= +10%" in proc.stdout

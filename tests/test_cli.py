@@ -172,7 +172,8 @@ def test_node_failure_from_the_helper_names_the_node(case):
 
 def test_models_dir_option_gives_the_loaders_their_files(tmp_path, depth_models_dir):
     workflow = REPO / "workflows" / "depth_insertion.json"
-    for name in ("insertion_context.png", "insertion_generation.png", "insertion_mask.png"):
+    (tmp_path / "generations").mkdir()
+    for name in ("before.png", "mask.png", "generations/1.png"):
         Image.new("RGB", (8, 8)).save(tmp_path / name)
     np.save(tmp_path / "target_depth.npy", np.ones((8, 8), np.float32))
     without = cli("validate", str(workflow), "--input-dir", str(tmp_path), cwd=tmp_path)

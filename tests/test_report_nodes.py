@@ -63,6 +63,10 @@ def test_load_images_reads_a_folder_in_natural_order(nodes, compat, tmp_path):
     assert node.load("generations", "*.png;*.jpg", "resize")[0].shape == (5, 6, 8, 3)
     with pytest.raises(FileNotFoundError, match="folder not found: .*missing"):
         node.load("missing", "*.png", "error")
+    # and before the run, as ComfyUI validates a prompt
+    assert "folder not found" in nodes["EditLossLoadImages"].VALIDATE_INPUTS("missing", "*.png")
+    assert nodes["EditLossLoadImages"].VALIDATE_INPUTS("generations", "*.gif") == f"no image matching '*.gif' in {folder}"
+    assert nodes["EditLossLoadImages"].VALIDATE_INPUTS("generations", "*.png") is True
     with pytest.raises(ValueError, match="no image matching '\\*.webp'"):
         node.load("generations", "*.webp", "error")
     (folder / "broken.png").write_bytes(b"not a png")

@@ -119,7 +119,7 @@ def test_pictures_have_a_row_per_generation_and_mark_the_best():
     green = np.all(np.abs(plain * 255 - np.array([205, 236, 205])) < 2, axis=-1)
     assert green.any()  # best cells are filled
     chart = table.render_chart(total)
-    assert chart.ndim == 3 and chart.shape[1] >= 3 * 300
+    assert chart.ndim == 3 and chart.shape[1] >= 3 * 340
     bars = np.all(np.abs(chart * 255 - np.array([60, 160, 80])) < 2, axis=-1)
     assert bars.sum() > 100  # a green best bar in every panel
 

@@ -288,7 +288,7 @@ class ScoreTable:
         draw.text((8, height - 24), footnote, fill=INK, font=font(12))
         return np.asarray(image, dtype=np.float32) / 255.0
 
-    def render_chart(self, total: Scores | None = None, panel: tuple[int, int] = (300, 230), per_row: int = 3) -> np.ndarray:
+    def render_chart(self, total: Scores | None = None, panel: tuple[int, int] = (340, 230), per_row: int = 3) -> np.ndarray:
         """One bar chart per score (and the total): a bar per generation, numbered as in the table's
         input order, the best bar in green. ``[H, W, 3]`` float32."""
         columns = self.columns + ([total] if total is not None else [])
@@ -300,6 +300,7 @@ class ScoreTable:
             low, high = min(0.0, *finite), max(0.0, *finite)
             if high <= low:
                 high = low + 1.0
+            high, low = high + 0.06 * (high - low) * (high > 0), low - 0.06 * (high - low) * (low < 0)  # headroom above the tallest bar
             ticks = nice_ticks(low, high, 5)
             chart = Chart(
                 panel[0], panel[1], (0.4, count + 0.6), (min(low, ticks[0]), max(high, ticks[-1])),
