@@ -220,7 +220,7 @@ class ScoreTable:
         best = {c.name: self.best(c) for c in columns}
         label_width = max([len("generation"), *(len(label) for label in self.labels)]) + 2
         widths = [max(len(c.name), digits + 8) + 2 for c in columns]
-        header = f"{'rank':<5}{'generation':<{label_width}}" + "".join(f"{c.name:>{w}}" for c, w in zip(columns, widths))
+        header = f"{'rank' if total is not None else '':<5}{'generation':<{label_width}}" + "".join(f"{c.name:>{w}}" for c, w in zip(columns, widths))
         lines = [header]
         for rank, i in enumerate(self.ranking(total) if total is not None else range(len(self.labels)), 1):
             cells = []
