@@ -43,8 +43,9 @@ def _check_mask(mask: object, name: str, size: tuple[int, int]) -> torch.Tensor:
         mask = mask.unsqueeze(0)
     if mask.dim() != 3 or tuple(mask.shape[1:]) != tuple(size):
         raise ValueError(f"{name} must be a MASK [B, H, W] of the images' size {tuple(size)}, got {describe(mask)}")
-    if mask.numel() and (float(mask.min()) < 0 or float(mask.max()) > 1):
-        raise ValueError(f"{name} must be in [0, 1], got values in [{float(mask.min()):.4g}, {float(mask.max()):.4g}]")
+    low, high = (float(mask.detach().min()), float(mask.detach().max())) if mask.numel() else (0.0, 0.0)
+    if low < 0 or high > 1:
+        raise ValueError(f"{name} must be in [0, 1], got values in [{low:.4g}, {high:.4g}]")
     return mask
 
 

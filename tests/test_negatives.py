@@ -108,3 +108,16 @@ def test_bad_inputs_are_named():
         overlay_negatives(scene.before.expand(2, -1, -1, -1), scene.after.expand(3, -1, -1, -1), edit)
     with pytest.raises(ValueError, match=r"after must be an IMAGE \[B, H, W, C\]"):
         overlay_negatives(scene.before, scene.after[0], edit)
+
+
+def test_gradients_in_float64():
+    g = torch.Generator().manual_seed(3)
+    before, after = torch.rand(2, 1, 6, 5, 3, generator=g, dtype=torch.float64).unbind(0)
+    edit = torch.rand(1, 6, 5, generator=g, dtype=torch.float64)
+    new = (torch.rand(1, 6, 5, generator=g) > 0.5).double()
+    for mode, kwargs in (("blend", {"blend": 0.4}), ("new_over_old", {"new_object_mask": new})):
+        fn = lambda b, a, m: overlay_negatives(b, a, m, mode, **kwargs)  # noqa: E731
+        assert torch.autograd.gradcheck(fn, (before.clone().requires_grad_(), after.clone().requires_grad_(), edit.clone().requires_grad_()))
+    known = (torch.rand(1, 1, 6, 5, generator=g) > 0.4).double()
+    image = torch.rand(1, 3, 6, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: fill_from_surroundings(x, known), (image,))

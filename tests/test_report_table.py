@@ -170,3 +170,18 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
     with pytest.raises(FileExistsError):
         write_atomic(path, "new", exclusive=True)
     assert path.read_text() == "old"
+
+
+@given(
+    st.lists(st.lists(finite, min_size=4, max_size=4), min_size=1, max_size=3),
+    st.floats(0.01, 100),
+    st.sampled_from(["minmax", "rank"]),
+    st.permutations(range(4)),
+)
+def test_normalised_totals_ignore_a_scores_scale_and_follow_a_permutation(columns, scale, normalize, order):
+    values = {f"s{k}": col for k, col in enumerate(columns)}
+    base = _table(values).weighted_total(normalize=normalize).values
+    scaled = _table({n: [v * scale for v in col] for n, col in values.items()}).weighted_total(normalize=normalize).values
+    assert torch.allclose(base, scaled, atol=1e-4)
+    permuted = _table({n: [col[i] for i in order] for n, col in values.items()}).weighted_total(normalize=normalize).values
+    assert torch.allclose(permuted, base[list(order)], atol=1e-4)
