@@ -172,3 +172,20 @@ def test_injected_files_become_outputs_of_the_right_type(tmp_path):
         host_value_for_file(tmp_path / "x.bmpx", "IMAGE")
     with pytest.raises(FileNotFoundError, match="no such file"):
         host_value_for_file(tmp_path / "none.png", "IMAGE")
+
+
+def test_injected_folders_and_depth_arrays(tmp_path):
+    folder = tmp_path / "generations"
+    folder.mkdir()
+    with pytest.raises(FileNotFoundError, match="no image files in the folder .*generations"):
+        host_value_for_file(folder, "IMAGE")
+    for name, value in (("b_10.png", 10), ("b_2.png", 20)):
+        Image.new("RGB", (5, 4), (value, 0, 0)).save(folder / name)
+    batch = host_value_for_file(folder, "IMAGE")
+    assert batch.shape == (2, 4, 5, 3) and float(batch[0, 0, 0, 0]) == pytest.approx(20 / 255)  # b_2 before b_10
+    np.save(tmp_path / "d.npy", np.ones((2, 4, 5), np.float32))
+    depth = host_value_for_file(tmp_path / "d.npy", "EDITLOSS_DEPTH")
+    assert depth.values.shape == (2, 1, 4, 5) and depth.space == "disparity" and depth.source == "d.npy"
+    np.save(tmp_path / "bad.npy", np.ones((2, 2, 4, 5), np.float32))
+    with pytest.raises(ValueError, match=r"a depth to inject must be \[H, W\], \[B, H, W\] or \[B, 1, H, W\], got \(2, 2, 4, 5\)"):
+        host_value_for_file(tmp_path / "bad.npy", "EDITLOSS_DEPTH")
