@@ -25,22 +25,58 @@ def natural_key(name: str) -> list:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
 
 
+# Integer grey modes Pillow gives for 16-bit files (PNG, TIFF), read by their full range.
+_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
+
+
+def _pixels(picture, path: Path) -> np.ndarray:
+    """``[H, W, 3]`` float32 in [0, 1] from a Pillow image of any mode, each integer mode scaled by
+    its own range (8-bit by 255, 16-bit by 65535), grey repeated to three channels, alpha dropped."""
+    mode = picture.mode
+    if mode in _SIXTEEN_BIT_MODES or mode == "I":
+        values = np.asarray(picture)
+        if mode == "I":
+            # 32-bit integers: what Pillow gives for 16-bit grey in some formats and versions. Values
+            # that do not fit 16 bits have no range to scale by.
+            low, high = (int(values.min()), int(values.max())) if values.size else (0, 0)
+            if low < 0 or high > 65535:
+                raise ImageReadError(
+                    f"cannot read image {path}: 32-bit integer pixels from {low} to {high} do not fit 8 or 16 bits; "
+                    "save it as an 8- or 16-bit image"
+                )
+        grey = values.astype(np.float32) / 65535.0
+        return np.repeat(grey[..., None], 3, axis=-1)
+    if mode == "F":
+        grey = np.asarray(picture, dtype=np.float32)
+        finite = grey[np.isfinite(grey)]
+        if finite.size != grey.size or (grey.size and (finite.min() < 0 or finite.max() > 1)):
+            shown = f"from {finite.min():g} to {finite.max():g}" if finite.size else "none finite"
+            raise ImageReadError(
+                f"cannot read image {path}: a floating-point image must hold values in [0, 1], got {shown}"
+                + ("" if finite.size == grey.size else " and NaN/Inf")
+            )
+        return np.repeat(grey[..., None], 3, axis=-1)
+    # Every other mode (1, L, LA, P, PA, RGB, RGBA, CMYK, YCbCr, ...) is 8 bits per channel.
+    return np.asarray(picture.convert("RGB"), dtype=np.float32) / 255.0
+
+
 def load_image(path: str | os.PathLike) -> torch.Tensor:
-    """One image file as an IMAGE ``[1, H, W, 3]`` (EXIF rotation applied, alpha dropped, 16-bit
-    scaled like 8-bit), as ComfyUI's Load Image reads it."""
+    """One image file as an IMAGE ``[1, H, W, 3]`` (EXIF rotation applied, alpha dropped).
+
+    Every integer mode is scaled by its own range: 8-bit files by 255, 16-bit grey files (Pillow's
+    ``I;16`` modes, and ``I`` with values that fit 16 bits) by 65535; floating-point grey (``F``)
+    must already lie in [0, 1]. (Pillow reads 16-bit colour PNGs as 8-bit RGB.)
+    """
     from PIL import Image, ImageOps, UnidentifiedImageError  # noqa: PLC0415
 
     path = Path(path)
     try:
         with Image.open(path) as opened:
-            picture = ImageOps.exif_transpose(opened)
-            if picture.mode == "I":
-                array = np.asarray(picture, dtype=np.float32) / 65535.0
-                array = np.repeat(array[..., None], 3, axis=-1)
-            else:
-                array = np.asarray(picture.convert("RGB"), dtype=np.float32) / 255.0
+            array = _pixels(ImageOps.exif_transpose(opened), path)
     except FileNotFoundError:
         raise ImageReadError(f"image file not found: {path}") from None
+    except ImageReadError:
+        raise
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise ImageReadError(f"cannot read image {path}: {exc}") from None
     return torch.from_numpy(np.ascontiguousarray(array))[None]
