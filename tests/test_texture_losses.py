@@ -436,6 +436,32 @@ def test_half_precision_and_autocast_compute_the_fft_path_in_float32(name, dtype
     assert value.item() == pytest.approx(LOSSES[name](pred.detach().float(), target.float()).item(), rel=1e-5, abs=1e-9)
 
 
+def _clear_grid_caches():
+    for cached in (S.frequency_grid, S._radial_assignment, S._log_polar_assignment, S._lag_assignment, S._peak_neighbourhoods):
+        cached.cache_clear()
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_a_first_call_under_inference_mode_does_not_break_later_gradients(name):
+    # ComfyUI runs every node under inference_mode: the grids it caches must serve training calls too.
+    target = make_texture("bricks", 16, size=(48, 56))[None, None]
+    pred = make_texture("bricks", 12, size=(48, 56))[None, None]
+    _clear_grid_caches()
+    with torch.inference_mode():
+        in_inference = LOSSES[name](pred, target)
+    leaf = pred.clone().requires_grad_()
+    (grad,) = torch.autograd.grad(LOSSES[name](leaf, target), leaf)
+    _clear_grid_caches()
+    leaf_fresh = pred.clone().requires_grad_()
+    value = LOSSES[name](leaf_fresh, target)
+    (grad_fresh,) = torch.autograd.grad(value, leaf_fresh)
+    assert in_inference.item() == pytest.approx(value.item(), rel=1e-6)
+    torch.testing.assert_close(grad, grad_fresh)
+    # And the other way round: grids cached by a training call serve inference calls.
+    with torch.inference_mode():
+        assert LOSSES[name](pred, target).item() == pytest.approx(value.item(), rel=1e-6)
+
+
 def test_float64_inputs_give_float64():
     pred, target, mask = _small_pair()
     for name, loss in LOSSES.items():

@@ -42,6 +42,33 @@ _TINY = 1e-30
 _FLAT = 1e-5
 
 
+def grid_cache(maxsize: int):
+    """``functools.lru_cache`` for functions that build constant tensors (frequency grids, bin
+    assignments) from sizes, devices and dtypes.
+
+    The tensors are built with inference mode and autograd off, so they are plain constants: a first
+    call under ``torch.inference_mode()`` (every ComfyUI node call) must not cache inference tensors,
+    which a later differentiable call could not save for backward. Callers must not modify them.
+    """
+
+    def decorate(function):
+        cached = functools.lru_cache(maxsize=maxsize)(function)
+
+        @functools.wraps(function)
+        def build(*args):
+            if torch.is_inference_mode_enabled():
+                with torch.inference_mode(False), torch.no_grad():
+                    return cached(*args)
+            with torch.no_grad():
+                return cached(*args)
+
+        build.cache_clear = cached.cache_clear
+        build.cache_info = cached.cache_info
+        return build
+
+    return decorate
+
+
 # ---------------------------------------------------------------------------------------------
 # The texture signal
 # ---------------------------------------------------------------------------------------------
@@ -151,7 +178,7 @@ class FrequencyGrid:
     multiplicity: torch.Tensor  # [W // 2 + 1]: how many full-spectrum bins each column stands for
 
 
-@functools.lru_cache(maxsize=16)
+@grid_cache(maxsize=16)
 def frequency_grid(height: int, width: int, device: torch.device, dtype: torch.dtype) -> FrequencyGrid:
     columns = width // 2 + 1
     fy = torch.fft.fftfreq(height, device=device, dtype=dtype)[:, None].expand(height, columns)
@@ -170,7 +197,7 @@ def power_spectrum(images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return spectrum_of_signal(y)
 
 
-@functools.lru_cache(maxsize=16)
+@grid_cache(maxsize=16)
 def _radial_assignment(height: int, width: int, r_bins: int, device: torch.device, dtype: torch.dtype):
     grid = frequency_grid(height, width, device, dtype)
     t = grid.rho * r_bins
@@ -382,7 +409,7 @@ def _has_subharmonic(power, width, fx, fy, n, logs_top, top, r_bins, min_bin) ->
 # ---------------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=16)
+@grid_cache(maxsize=16)
 def _log_polar_assignment(height: int, width: int, out_r: int, out_t: int, r_min: float, device: torch.device, dtype: torch.dtype):
     grid = frequency_grid(height, width, device, dtype)
     rho = grid.rho
@@ -465,7 +492,7 @@ def correlation_of_signal(y: torch.Tensor, normaliser: torch.Tensor, max_lag: in
     return raw * normaliser / zero.clamp_min(_TINY) * (zero > 0)
 
 
-@functools.lru_cache(maxsize=16)
+@grid_cache(maxsize=16)
 def _lag_assignment(height: int, width: int, max_lag: int, device: torch.device, dtype: torch.dtype):
     """Linear assignment of the lags of a correlation map in FFT layout to 1-px rings 0..max_lag."""
     lag_y = _signed(torch.arange(height, device=device), height).to(dtype)
@@ -507,7 +534,7 @@ def radial_correlation(correlation: torch.Tensor, max_lag: int, r_bins: int) -> 
     return profile, lags
 
 
-@functools.lru_cache(maxsize=8)
+@grid_cache(maxsize=8)
 def _peak_neighbourhoods(r_bins: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """``[r_bins, r_bins]`` bool: bin j is within ``max(2, round(0.15 k))`` bins of bin k; and the
     soft-argmax windows, ``max(2, round(0.25 k))``."""
