@@ -82,16 +82,7 @@ def check_choice(value: object, name: str, choices: Sequence[str]) -> str:
     return value
 
 
-def check_number(
-    value: object,
-    name: str,
-    *,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    strictly_positive: bool = False,
-) -> float:
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
+def _real(value: object, name: str, minimum, maximum, strictly_positive: bool) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a real number, got {describe(value)}")
     value = float(value)
@@ -104,6 +95,58 @@ def check_number(
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be <= {maximum}, got {value}")
     return value
+
+
+def _one_element(value: torch.Tensor, name: str) -> torch.Tensor:
+    if value.numel() != 1:
+        raise ValueError(f"{name} must be one number, got {describe(value)}")
+    if value.device.type == "meta":
+        raise ValueError(f"{name} must hold a value, got a tensor on the meta device")
+    return value
+
+
+def check_number(
+    value: object,
+    name: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    strictly_positive: bool = False,
+) -> float:
+    """A finite real option as a Python float (a one-element tensor is read as its value).
+
+    A tensor that requires grad is refused: the option is used as a constant, so a learnable value
+    would silently get no gradient (the options that can be learned use :func:`check_scalar`).
+    """
+    if isinstance(value, torch.Tensor):
+        _one_element(value, name)
+        if value.requires_grad:
+            raise TypeError(
+                f"{name} must be a plain number here, got a tensor that requires grad: {name} is used as a constant, "
+                "so it would get no gradient"
+            )
+        value = value.item()
+    return _real(value, name, minimum, maximum, strictly_positive)
+
+
+def check_scalar(
+    value: object,
+    name: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    strictly_positive: bool = False,
+) -> float | torch.Tensor:
+    """A finite real option that may be learned: a Python number comes back as a float; a
+    one-element floating-point tensor (e.g. an ``nn.Parameter`` temperature) comes back as a 0-dim
+    tensor still in the autograd graph, after its value is checked like a number's."""
+    if not isinstance(value, torch.Tensor):
+        return _real(value, name, minimum, maximum, strictly_positive)
+    _one_element(value, name)
+    if not value.is_floating_point():
+        raise TypeError(f"{name} must be a real number or a floating-point tensor, got {describe(value)}")
+    _real(float(value.detach()), name, minimum, maximum, strictly_positive)
+    return value.reshape(())
 
 
 def check_bool(value: object, name: str) -> bool:

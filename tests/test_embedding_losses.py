@@ -388,31 +388,40 @@ def test_mask_is_area_normalised_not_diluted():
 # dtypes, autocast, zero vectors
 # --------------------------------------------------------------------------------------------
 
-TASK_CALLS = [
-    ("no_edit", lambda a, b, c: L.loss_no_edit_identity(a, b, c)),
-    ("geometry", lambda a, b, c: L.loss_geometry_match(a, b)),
-    ("overlay", lambda a, b, c: L.loss_overlay_avoidance(a, b, c)),
-    ("info_nce", lambda a, b, c: L.info_nce_loss(a, b, [c])),
-    ("info_nce in-batch", lambda a, b, c: L.info_nce_loss(a, b)),
-    ("multi_negative", lambda a, b, c: L.multi_negative_ranking_loss(a, b, [c, b], neg_agg="logsumexp")),
-    ("contrastive", lambda a, b, c: L.contrastive_pair_loss(a, b, torch.tensor([1.0, 0.0, 1.0, 0.0]))),
-    ("pair_distance", lambda a, b, c: L.pair_distance(a, b)),
+# Each call takes the module to call (the library or the loop reference) and three embeddings.
+TASK_CALLS_BY_MODULE = [
+    ("no_edit", lambda M, a, b, c: M.loss_no_edit_identity(a, b, c)),
+    ("geometry", lambda M, a, b, c: M.loss_geometry_match(a, b)),
+    ("overlay", lambda M, a, b, c: M.loss_overlay_avoidance(a, b, c)),
+    ("info_nce", lambda M, a, b, c: M.info_nce_loss(a, b, [c])),
+    ("info_nce in-batch", lambda M, a, b, c: M.info_nce_loss(a, b)),
+    ("multi_negative", lambda M, a, b, c: M.multi_negative_ranking_loss(a, b, [c, b], neg_agg="logsumexp")),
+    ("contrastive", lambda M, a, b, c: M.contrastive_pair_loss(a, b, torch.tensor([1.0, 0.0, 1.0, 0.0], dtype=a.dtype))),
+    ("pair_distance", lambda M, a, b, c: M.pair_distance(a, b)),
 ]
+TASK_CALLS = [(name, (lambda call: lambda a, b, c: call(L, a, b, c))(call)) for name, call in TASK_CALLS_BY_MODULE]
+# What half precision can promise: the result of the float64 loop on the same half-rounded inputs,
+# rounded once more to the output dtype (one unit in the last place of float16 / bfloat16, and a
+# little for the float32 sums in between).
+HALF_TOL = {torch.float16: dict(rtol=2e-3, atol=1e-4), torch.bfloat16: dict(rtol=1.6e-2, atol=1e-3)}
 
 
 @pytest.mark.parametrize("half", [torch.float16, torch.bfloat16], ids=str)
-@pytest.mark.parametrize("name,fn", TASK_CALLS, ids=[t[0] for t in TASK_CALLS])
-def test_half_inputs_computed_in_float32_returned_in_input_dtype(half, name, fn):
+@pytest.mark.parametrize("name,call", TASK_CALLS_BY_MODULE, ids=[t[0] for t in TASK_CALLS_BY_MODULE])
+def test_half_inputs_computed_in_float32_returned_in_input_dtype(half, name, call):
     full = [randn((4, 16, 32), torch.float32, s) for s in (1, 2, 3)]
     halves = [x.to(half) for x in full]
-    out = fn(*halves)
+    out = call(L, *halves)
     assert out.dtype == half
-    # The reference: the same half-rounded values, computed in float32.
-    expected = fn(*(x.float() for x in halves))
-    torch.testing.assert_close(out.float(), expected.to(half).float(), rtol=0, atol=0)
+    # The reference: the plain float64 loop over pairs on the same half-rounded values.
+    expected = call(ref, *(x.double() for x in halves))
+    torch.testing.assert_close(out.double(), expected, **HALF_TOL[half])
     leaf = halves[0].clone().requires_grad_()
-    fn(leaf, *halves[1:]).sum().backward()
+    call(L, leaf, *halves[1:]).sum().backward()
     assert leaf.grad.dtype == half and torch.isfinite(leaf.grad.float()).all()
+    leaf64 = halves[0].double().requires_grad_()
+    call(ref, leaf64, *(x.double() for x in halves[1:])).sum().backward()
+    torch.testing.assert_close(leaf.grad.double(), leaf64.grad, rtol=HALF_TOL[half]["rtol"] * 4, atol=HALF_TOL[half]["atol"] * 4)
 
 
 @pytest.mark.parametrize("name,fn", TASK_CALLS, ids=[t[0] for t in TASK_CALLS])
@@ -466,3 +475,60 @@ def test_module_free_functions_work_under_inference_mode():
     with torch.inference_mode():
         out = L.loss_no_edit_identity(randn((2, 4)), randn((2, 4), seed=1), randn((2, 4), seed=2), reduction="none")
     assert out.shape == (2,)
+
+
+# --------------------------------------------------------------------------------------------
+# Learnable margins and temperatures
+# --------------------------------------------------------------------------------------------
+
+LEARNABLE = [
+    ("triplet margin", lambda M, a, b, c, t: M.triplet_margin_loss(a, b, c, margin=t, dist="l2")),
+    ("no_edit margin", lambda M, a, b, c, t: M.loss_no_edit_identity(a, b, c, margin=t)),
+    ("contrastive margin", lambda M, a, b, c, t: M.contrastive_pair_loss(a, b, torch.tensor([1.0, 0.0, 0.0], dtype=a.dtype), margin=t * 8)),
+    ("multi-negative margin", lambda M, a, b, c, t: M.multi_negative_ranking_loss(a, b, [c, b + c], margin=t, neg_agg="logsumexp", neg_temperature=0.3)),
+    ("multi-negative temperature", lambda M, a, b, c, t: M.multi_negative_ranking_loss(a, b, [c, b + c], margin=1.0, neg_agg="logsumexp", neg_temperature=t)),
+    ("info_nce temperature", lambda M, a, b, c, t: M.info_nce_loss(a, b, [c], temperature=t, symmetric=True)),
+    ("info_nce in-batch temperature", lambda M, a, b, c, t: M.info_nce_loss(a, b, temperature=t)),
+    ("margin ranking", lambda M, a, b, c, t: M.margin_ranking_on_distances(a.sum((1, 2)), b.sum((1, 2)), margin=t)),
+]
+
+
+@pytest.mark.parametrize("name,call", LEARNABLE, ids=[c[0] for c in LEARNABLE])
+def test_a_tensor_margin_or_temperature_gets_its_gradient(name, call):
+    inputs = tuple(randn((3, 2, 4), torch.float64, s, True) for s in (1, 2, 3))
+    option = torch.tensor(0.7, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b, c, t: call(L, a, b, c, t), (*inputs, option), eps=1e-6, atol=1e-5)
+    # The same gradient as the plain loop over pairs, and not zero (the hinges are active here).
+    (ours,) = torch.autograd.grad(call(L, *inputs, option), option)
+    (expected,) = torch.autograd.grad(call(ref, *inputs, option), option)
+    torch.testing.assert_close(ours, expected, rtol=1e-10, atol=1e-12)
+    assert ours.abs().item() > 1e-6
+
+
+def test_a_learnable_temperature_module_registers_its_parameter_and_trains_it():
+    temperature = torch.nn.Parameter(torch.tensor(0.5))
+    criterion = L.InfoNCELoss(temperature=temperature)
+    assert [name for name, _ in criterion.named_parameters()] == ["temperature"]
+    assert "temperature=Parameter(0.5)" in repr(criterion)
+    a, p = randn((6, 8), torch.float32, 1), randn((6, 8), torch.float32, 2)
+    optimiser = torch.optim.SGD(criterion.parameters(), lr=0.05)
+    before = criterion(a, p).item()
+    criterion(a, p).backward()
+    assert temperature.grad is not None and temperature.grad.abs().item() > 0
+    optimiser.step()
+    assert temperature.item() != 0.5
+    assert criterion(a, p).item() == pytest.approx(L.info_nce_loss(a, p, temperature=temperature.item()).item(), rel=1e-6)
+    assert criterion(a, p).item() != pytest.approx(before, rel=1e-6)
+    assert criterion.double().options["temperature"].dtype == torch.float64
+
+
+def test_options_used_as_constants_refuse_a_tensor_that_requires_grad():
+    weight = torch.tensor(1.0, requires_grad=True)
+    images = torch.rand(1, 1, 16, 16)
+    with pytest.raises(TypeError, match="w_peak must be a plain number here, got a tensor that requires grad: w_peak is used as a constant"):
+        L.spectral_period_loss(images, images, w_peak=weight)
+    # A tensor option holding bad values is checked like a number.
+    with pytest.raises(ValueError, match=r"temperature must be > 0, got -0\.5"):
+        L.info_nce_loss(randn((2, 4)), randn((2, 4)), temperature=torch.tensor(-0.5))
+    with pytest.raises(ValueError, match=r"margin must be one number, got a torch.float32 tensor of shape \(2,\)"):
+        L.triplet_margin_loss(randn((2, 4)), randn((2, 4)), randn((2, 4)), margin=torch.tensor([0.1, 0.2]))

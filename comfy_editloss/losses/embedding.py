@@ -38,7 +38,7 @@ from .._checks import (
     check_choice,
     check_embedding,
     check_float_tensor,
-    check_number,
+    check_scalar,
     check_same_device,
     check_same_shape,
     describe,
@@ -109,6 +109,12 @@ def _negatives(z_negs: object, anchor: torch.Tensor, anchor_name: str, name: str
             raise ValueError(f"{name} must hold at least one negative, got an empty {type(z_negs).__name__}")
         return [(f"{name}[{k}]", z) for k, z in enumerate(z_negs)]
     raise TypeError(f"{name} must be a tensor [B, K, ..., D] or a list of tensors [B, ..., D], got {describe(z_negs)}")
+
+
+def _operand(value: float | torch.Tensor, like: torch.Tensor) -> float | torch.Tensor:
+    """A margin or temperature ready to combine with ``like``: a learnable (tensor) value is moved to
+    its device and dtype, staying in the autograd graph."""
+    return value.to(device=like.device, dtype=like.dtype) if isinstance(value, torch.Tensor) else value
 
 
 def _check_common(dist: str | None, agg: str, dist_name: str = "dist", dists: Sequence[str] = DISTANCES) -> None:
@@ -285,12 +291,13 @@ def contrastive_pair_loss(
         >>> contrastive_pair_loss(torch.zeros(2, 3), torch.zeros(2, 3), torch.tensor([1, 0]), reduction="none")
         tensor([0.0000, 0.5000])
     """
-    margin = check_number(margin, "margin", minimum=0.0)
+    margin = check_scalar(margin, "margin", minimum=0.0)
     _check_common(dist, agg)
     batch = _embeddings([("z1", z1), ("z2", z2)], mask)
     n = batch.tensors[0].shape[0]
     labels = as_sample_vector(y, "y", n, minimum=0.0, maximum=1.0)
     w = check_reduction(reduction, weights, n)
+    margin = _operand(margin, batch.tensors[0])
     with full_precision(batch.device):
         d = sample_distance(*batch.tensors, "euclidean" if dist == "l2" else dist, agg, batch.mask)
         labels = labels.to(device=d.device, dtype=d.dtype)
@@ -310,11 +317,12 @@ def _triplet(
     weights: torch.Tensor | None,
     mask: torch.Tensor | None,
 ) -> torch.Tensor:
-    margin = check_number(margin, "margin", minimum=0.0)
+    margin = check_scalar(margin, "margin", minimum=0.0)
     _check_common(dist, agg)
     batch = _embeddings(list(zip(names, (anchor, positive, negative))), mask)
     w = check_reduction(reduction, weights, batch.tensors[0].shape[0])
     a, p, n = batch.tensors
+    margin = _operand(margin, a)
     with full_precision(batch.device):
         d_pos = sample_distance(a, p, dist, agg, batch.mask)
         d_neg = sample_distance(a, n, dist, agg, batch.mask)
@@ -375,7 +383,7 @@ def margin_ranking_on_distances(
         >>> margin_ranking_on_distances(torch.tensor([0.1, 0.5]), torch.tensor([0.6, 0.4]), reduction="none")
         tensor([0.0000, 0.3000])
     """
-    margin = check_number(margin, "margin", minimum=0.0)
+    margin = check_scalar(margin, "margin", minimum=0.0)
     check_float_tensor(d_pos, "d_pos")
     check_float_tensor(d_neg, "d_neg")
     if d_pos.dim() != 1 or d_pos.shape[0] == 0:
@@ -384,6 +392,7 @@ def margin_ranking_on_distances(
     device = check_same_device([("d_pos", d_pos), ("d_neg", d_neg)])
     w = check_reduction(reduction, weights, d_pos.shape[0])
     work, out = compute_dtype(d_pos, d_neg)
+    margin = _operand(margin, d_pos.to(work))
     with full_precision(device):
         per_sample = (d_pos.to(work) - d_neg.to(work) + margin).clamp_min(0)
         return reduce_batch(per_sample, reduction, w).to(out)
@@ -442,8 +451,8 @@ def multi_negative_ranking_loss(
         >>> multi_negative_ranking_loss(a, a, [a, -a], neg_agg="max")
         tensor(0.2000)
     """
-    margin = check_number(margin, "margin", minimum=0.0)
-    neg_temperature = check_number(neg_temperature, "neg_temperature", strictly_positive=True)
+    margin = check_scalar(margin, "margin", minimum=0.0)
+    neg_temperature = check_scalar(neg_temperature, "neg_temperature", strictly_positive=True)
     _check_common(dist, agg)
     check_choice(neg_agg, "neg_agg", NEGATIVE_AGGREGATIONS)
     check_embedding(z_anchor, "z_anchor")
@@ -451,6 +460,7 @@ def multi_negative_ranking_loss(
     batch = _embeddings([("z_anchor", z_anchor), ("z_positive", z_positive), *negatives], mask)
     w = check_reduction(reduction, weights, batch.tensors[0].shape[0])
     a, p, *negs = batch.tensors
+    margin, neg_temperature = _operand(margin, a), _operand(neg_temperature, a)
     with full_precision(batch.device):
         d_pos = sample_distance(a, p, dist, agg, batch.mask)
         hinges = torch.stack(
@@ -507,7 +517,7 @@ def info_nce_loss(
         >>> info_nce_loss(a, a, temperature=1.0)  # doctest: +ELLIPSIS
         tensor(0.5514...)
     """
-    temperature = check_number(temperature, "temperature", strictly_positive=True)
+    temperature = check_scalar(temperature, "temperature", strictly_positive=True)
     check_bool(normalize, "normalize")
     check_bool(symmetric, "symmetric")
     _check_common(None, agg)
@@ -522,6 +532,7 @@ def info_nce_loss(
             f"got anchor of shape {tuple(anchor.shape)}; pass explicit negatives for a single sample"
         )
     w = check_reduction(reduction, weights, n)
+    temperature = _operand(temperature, a)
     with full_precision(batch.device):
         if negatives is None:
             logits = similarity_matrix(a, p, normalize, agg, batch.mask) / temperature

@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .._checks import check_bool, check_choice, check_number
+from .._checks import check_bool, check_choice, check_scalar
 from .distances import DISTANCES
 from .embedding import (
     FEATURE_MATCH_KINDS,
@@ -35,9 +35,9 @@ from .embedding import (
 from .reduction import AGGREGATIONS, REDUCTIONS
 
 _OPTION_CHECKS: dict[str, Callable[[object, str], object]] = {
-    "margin": lambda v, n: check_number(v, n, minimum=0.0),
-    "temperature": lambda v, n: check_number(v, n, strictly_positive=True),
-    "neg_temperature": lambda v, n: check_number(v, n, strictly_positive=True),
+    "margin": lambda v, n: check_scalar(v, n, minimum=0.0),
+    "temperature": lambda v, n: check_scalar(v, n, strictly_positive=True),
+    "neg_temperature": lambda v, n: check_scalar(v, n, strictly_positive=True),
     "dist": lambda v, n: check_choice(v, n, DISTANCES),
     "kind": lambda v, n: check_choice(v, n, FEATURE_MATCH_KINDS),
     "agg": lambda v, n: check_choice(v, n, AGGREGATIONS),
@@ -49,14 +49,28 @@ _OPTION_CHECKS: dict[str, Callable[[object, str], object]] = {
 
 
 class _EmbeddingLoss(nn.Module):
+    """Options checked once; ``margin``, ``temperature`` and ``neg_temperature`` may be tensors (an
+    ``nn.Parameter`` is registered on the module) and then get gradients."""
+
     def __init__(self, **options: object) -> None:
         super().__init__()
         for name, value in options.items():
             _OPTION_CHECKS[name](value, name)
-        self.options = options
+            if isinstance(value, nn.Parameter):
+                # A learnable margin or temperature: registered, so that .parameters() and .to() see it.
+                self.register_parameter(name, value)
+        self._option_values = options
+
+    @property
+    def options(self) -> dict[str, object]:
+        """The loss's keyword options, registered parameters as the module holds them now."""
+        return {name: self._parameters.get(name, value) if isinstance(value, nn.Parameter) else value for name, value in self._option_values.items()}
 
     def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        def shown(value: object) -> str:
+            return f"{type(value).__name__}({float(value.detach()):g})" if isinstance(value, torch.Tensor) else repr(value)
+
+        return ", ".join(f"{k}={shown(v)}" for k, v in self.options.items())
 
 
 class FeatureMatchLoss(_EmbeddingLoss):
