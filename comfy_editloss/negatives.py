@@ -74,16 +74,31 @@ def fill_from_surroundings(image: torch.Tensor, known: torch.Tensor) -> torch.Te
     """
     values, weights = image * known, known
     levels = [(values, weights)]
-    while min(values.shape[-2:]) > 1 and float(weights.min()) <= 0:
+    # Each sample stops at the first level where all its pixels are known (or the image is one
+    # pixel), so that its fill never depends on the other samples of the batch.
+    done = _all_known(weights)
+    depth = torch.zeros_like(done, dtype=torch.long)
+    while min(values.shape[-2:]) > 1 and not bool(done.all()):
         values = F.avg_pool2d(values, 2, ceil_mode=True)
         weights = F.avg_pool2d(weights, 2, ceil_mode=True)
         levels.append((values, weights))
-    values, weights = levels[-1]
-    filled = values / weights.clamp_min(1e-8)
-    for values, weights in reversed(levels[:-1]):
+        depth = torch.where(done, depth, len(levels) - 1)
+        done = done | _all_known(weights)
+    filled = None
+    for level in range(len(levels) - 1, -1, -1):
+        values, weights = levels[level]
+        coarsest = values / weights.clamp_min(1e-8)
+        if filled is None:
+            filled = coarsest
+            continue
         coarse = F.interpolate(filled, size=values.shape[-2:], mode="bilinear", align_corners=False)
-        filled = values + (1 - weights) * coarse
+        here = (depth == level).view(-1, 1, 1, 1)
+        filled = torch.where(here, coarsest, values + (1 - weights) * coarse)
     return filled
+
+
+def _all_known(weights: torch.Tensor) -> torch.Tensor:
+    return weights.flatten(1).amin(dim=1) > 0
 
 
 def object_masks(

@@ -121,3 +121,36 @@ def test_gradients_in_float64():
     known = (torch.rand(1, 1, 6, 5, generator=g) > 0.4).double()
     image = torch.rand(1, 3, 6, 5, generator=g, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda x: fill_from_surroundings(x, known), (image,))
+
+
+@pytest.mark.parametrize("mode", ["new_over_old", "old_over_new"])
+def test_each_samples_negative_is_independent_of_the_rest_of_the_batch(mode):
+    # A small edit region fills from a shallow pyramid, a region covering most of the picture from a
+    # deep one: batched together, each must still get its own result.
+    scenes = [make_edit_scene(seed, (96, 96)) for seed in (0, 1, 2)]
+    before = torch.cat([s.before for s in scenes])
+    after = torch.cat([s.after for s in scenes])
+    edit = edit_mask_from_difference(before, after)
+    edit[1] = 0
+    edit[1, 2:94, 3:90] = 1  # the big one
+    edit[2] = 0
+    edit[2, 40:46, 50:57] = 1  # a tiny one
+    batched = overlay_negatives(before, after, edit, mode)
+    alone = torch.cat([overlay_negatives(before[i : i + 1], after[i : i + 1], edit[i : i + 1], mode) for i in range(3)])
+    assert torch.equal(batched, alone)
+    old_b, new_b = object_masks(before, after, edit)
+    for i in range(3):
+        old_i, new_i = object_masks(before[i : i + 1], after[i : i + 1], edit[i : i + 1])
+        assert torch.equal(old_b[i : i + 1], old_i) and torch.equal(new_b[i : i + 1], new_i)
+
+
+def test_the_fill_of_a_sample_does_not_depend_on_its_batch():
+    g = torch.Generator().manual_seed(3)
+    image = torch.rand(3, 2, 40, 52, generator=g)
+    known = torch.ones(3, 1, 40, 52)
+    known[0, :, 10:14, 10:14] = 0
+    known[1, :, 2:38, 5:50] = 0  # needs many more levels than sample 0
+    batched = fill_from_surroundings(image, known)
+    for i in range(3):
+        assert torch.equal(batched[i : i + 1], fill_from_surroundings(image[i : i + 1], known[i : i + 1]))
+    assert torch.equal(batched[2], image[2])  # nothing unknown: unchanged
