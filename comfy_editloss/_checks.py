@@ -149,6 +149,23 @@ def check_scalar(
     return value.reshape(())
 
 
+def check_int(value: object, name: str, minimum: int | None = None) -> int:
+    """An integer option (bool and floats such as 2.5 or 2.0 are refused, not truncated)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {describe(value)}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def check_has_values(x: torch.Tensor, name: str) -> torch.Tensor:
+    """Refuse a tensor on the meta device where the computation depends on the values (masks found
+    by thresholds, empty regions, robust fits): there is no result without them."""
+    if x.device.type == "meta":
+        raise ValueError(f"{name} is on the meta device: this computation depends on its values, move it to a real device")
+    return x
+
+
 def check_bool(value: object, name: str) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, got {describe(value)}")
@@ -184,3 +201,39 @@ def as_sample_vector(
         raise ValueError(f"{name} must be <= {maximum:g}, got max {values.max().item():g}")
     return x
 
+
+
+def finite_or_raise(
+    result: torch.Tensor, named: Iterable[tuple[str, torch.Tensor | None]], what: str
+) -> torch.Tensor:
+    """``result`` if it and every input are finite; else a ``ValueError`` saying why: which input
+    holds NaN/Inf (and in which samples), or, when every input is finite, that ``what`` overflows
+    the dtype.
+
+    Inputs are checked too, not only the result: an Inf that a hinge absorbs (an infinitely far
+    negative) would otherwise pass unseen. All the checks are one reduction and one device sync; the
+    inputs are searched only once something is wrong. Meta tensors have no values to check.
+    """
+    named = [(name, t) for name, t in named if t is not None and t.is_floating_point()]
+    if result.device.type == "meta":
+        return result
+    flags = [torch.isfinite(result.detach()).all()] + [torch.isfinite(t.detach()).all().to(result.device) for _, t in named]
+    if bool(torch.stack(flags).all()):
+        return result
+    largest = 0.0
+    for name, tensor in named:
+        values = tensor.detach()
+        bad = ~torch.isfinite(values)
+        if bool(bad.any()):
+            samples = torch.nonzero(bad.reshape(bad.shape[0], -1).any(dim=1)).flatten().tolist() if bad.dim() else []
+            shown = ", ".join(str(s) for s in samples[:8]) + (", ..." if len(samples) > 8 else "")
+            raise ValueError(
+                f"{name} must be finite, got {int(bad.sum())} NaN/Inf value(s)"
+                + (f" in sample(s) {shown}" if samples else "")
+            )
+        if values.numel():
+            largest = max(largest, float(values.abs().max()))
+    raise ValueError(
+        f"{what} overflows {result.dtype} although every input is finite (largest magnitude {largest:g}): "
+        "compute in float64, or scale the inputs down"
+    )

@@ -452,11 +452,60 @@ def test_cosine_distance_of_zero_vector_is_one():
     assert L.cosine_distance(torch.zeros(1, 4), torch.ones(1, 4)).item() == 1.0
 
 
-def test_nan_input_propagates_but_does_not_appear_otherwise():
-    a, b = randn((2, 3, 4)), randn((2, 3, 4))
-    a[0, 1, 2] = float("nan")
-    out = L.feature_match_loss(a, b, reduction="none")
-    assert torch.isnan(out[0]) and torch.isfinite(out[1])
+# Each call with the names of its embedding arguments, in order.
+NAMED_CALLS = [
+    ("pair_distance", ("a", "b"), lambda a, b, c: L.pair_distance(a, b)),
+    ("l2_distance", ("a", "b"), lambda a, b, c: L.l2_distance(a, b, squared=False, agg="max")),
+    ("cosine_distance", ("a", "b"), lambda a, b, c: L.cosine_distance(a, b)),
+    ("feature_match_loss", ("pred", "target"), lambda a, b, c: L.feature_match_loss(a, b, reduction="none")),
+    ("contrastive_pair_loss", ("z1", "z2"), lambda a, b, c: L.contrastive_pair_loss(a, b, torch.tensor([1.0, 0.0]))),
+    ("triplet_margin_loss", ("anchor", "positive", "negative"), lambda a, b, c: L.triplet_margin_loss(a, b, c, dist="l1")),
+    ("multi_negative_ranking_loss", ("z_anchor", "z_positive", "z_negs[1]"), lambda a, b, c: L.multi_negative_ranking_loss(a, b, [b, c], neg_agg="max")),
+    ("info_nce_loss", ("anchor", "positive", "negatives[0]"), lambda a, b, c: L.info_nce_loss(a, b, [c])),
+    ("info_nce_loss in-batch", ("anchor", "positive"), lambda a, b, c: L.info_nce_loss(a, b, symmetric=True)),
+    ("loss_no_edit_identity", ("z_pred", "z_gt", "z_src"), lambda a, b, c: L.loss_no_edit_identity(a, b, c)),
+    ("loss_geometry_match", ("z_pred", "z_gt"), lambda a, b, c: L.loss_geometry_match(a, b, mask=torch.tensor([[1.0, 0.0, 0.0], [1.0, 1.0, 1.0]]))),
+    ("loss_overlay_avoidance", ("z_pred", "z_gt", "z_overlay"), lambda a, b, c: L.loss_overlay_avoidance(a, b, c, agg="max")),
+]
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")], ids=["nan", "inf", "-inf"])
+@pytest.mark.parametrize("name,arguments,fn", NAMED_CALLS, ids=[c[0] for c in NAMED_CALLS])
+def test_nan_or_inf_in_any_embedding_is_an_error_naming_it(name, arguments, fn, bad):
+    for position, argument in enumerate(arguments):
+        inputs = [randn((2, 3, 4), torch.float32, s) for s in (1, 2, 3)]
+        # A masked-out position (weight 0 in the geometry call) still counts: a NaN is never "ignored".
+        inputs[position][1 if position else 0, 2, 1] = bad
+        with pytest.raises(ValueError, match=rf"^{argument.replace('[', '.').replace(']', '.')} must be finite, got 1 NaN/Inf value\(s\) in sample\(s\) {1 if position else 0}$"):
+            fn(*inputs)
+    assert torch.isfinite(fn(*(randn((2, 3, 4), torch.float32, s) for s in (1, 2, 3)))).all()
+
+
+@pytest.mark.parametrize("exponent", [-30, -20, 19, 20, 30])
+@pytest.mark.parametrize("name,arguments,fn", [c for c in NAMED_CALLS if "cos" in c[0] or "info_nce" in c[0] or c[0] in ("pair_distance", "loss_no_edit_identity", "loss_overlay_avoidance", "triplet_margin_loss")], ids=lambda c: c if isinstance(c, str) else "")
+def test_scale_invariant_losses_stay_invariant_at_extreme_magnitudes_in_float32(name, arguments, fn, exponent):
+    inputs = [randn((2, 3, 4), torch.float32, s) for s in (1, 2, 3)]
+    expected = fn(*(x.double() for x in inputs))
+    if name == "triplet_margin_loss":  # l1 is not scale-invariant: scale the expectation
+        expected = L.triplet_margin_loss(*(x.double() * 10.0**exponent for x in inputs), dist="l1")
+    scaled = fn(*(x * 10.0**exponent for x in inputs))
+    torch.testing.assert_close(scaled.double(), expected, rtol=2e-5, atol=1e-6 * float(expected.abs().max()) if name == "triplet_margin_loss" else 1e-6)
+
+
+@pytest.mark.parametrize("exponent", [-35, -25, 0, 25, 35])
+def test_the_euclidean_distance_neither_overflows_nor_underflows(exponent):
+    a, b = randn((3, 5, 8), torch.float32, 1), randn((3, 5, 8), torch.float32, 2)
+    scale = 10.0**exponent
+    got = L.l2_distance(a * scale, b * scale, squared=False, agg="max")
+    expected = L.l2_distance(a.double(), b.double(), squared=False, agg="max") * scale
+    torch.testing.assert_close(got.double(), expected, rtol=1e-5, atol=0)
+
+
+def test_a_result_that_overflows_is_an_error_not_inf():
+    a, b = randn((2, 4), torch.float32, 1), randn((2, 4), torch.float32, 2)
+    with pytest.raises(ValueError, match=r"the loss overflows torch.float32 although every input is finite \(largest magnitude 1\.52277e\+20\): compute in float64"):
+        L.feature_match_loss(a * 1e20, b)
+    assert torch.isfinite(L.feature_match_loss(a.double() * 1e20, b.double()))
 
 
 def test_inputs_are_not_modified():

@@ -642,3 +642,27 @@ def test_a_mask_of_ones_is_the_whole_image_and_a_grey_rgb_image_is_its_luma(kind
     for name, loss in LOSSES.items():
         assert torch.equal(loss(pred, target), loss(pred, target, torch.ones(1, 1, 40, 40))), name
         assert loss(pred, target).item() == pytest.approx(loss(batch(grey), target).item(), rel=1e-5, abs=1e-6), name
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")], ids=["nan", "inf"])
+def test_nan_or_inf_pixels_are_an_error_naming_the_argument(name, bad):
+    first, second = ("pred1", "pred2") if name == "scale_consistency" else ("pred", "target")
+    images = batch(make_texture("bricks", 12, size=(40, 40)), make_texture("bricks", 16, size=(40, 40)))
+    for argument, position in ((first, 0), (second, 1)):
+        pair = [images.clone(), images.clone()]
+        pair[position][1, 0, 5, 7] = bad
+        with pytest.raises(ValueError, match=rf"^{argument} must be finite, got 1 NaN/Inf pixel\(s\) in sample\(s\) \[1\]; leave a region out with the mask instead$"):
+            LOSSES[name](*pair)
+    with pytest.raises(ValueError, match=r"^images must be finite"):
+        L.estimate_texture_period(torch.where(images > 0.5, images, torch.nan))
+
+
+@pytest.mark.parametrize("exponent", [-30, -12, 12, 20, 30])
+def test_the_period_and_the_losses_do_not_depend_on_the_images_scale(exponent):
+    stripes = batch(make_texture("stripes", 8, size=(64, 64)), make_texture("bricks", 20, size=(64, 64)))
+    other = batch(make_texture("stripes", 11, size=(64, 64)), make_texture("bricks", 14, size=(64, 64)))
+    scale = 10.0**exponent
+    torch.testing.assert_close(L.estimate_texture_period(stripes * scale).period_px, L.estimate_texture_period(stripes).period_px, rtol=1e-4, atol=0)
+    for name, loss in LOSSES.items():
+        torch.testing.assert_close(loss(other * scale, stripes * scale), loss(other, stripes), rtol=1e-3, atol=1e-7, msg=name)

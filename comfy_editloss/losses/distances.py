@@ -11,9 +11,12 @@ Conventions (chosen here, where seed 000 leaves them open):
   ``torch.nn.functional.mse_loss`` it is not divided by ``D``.
 * ``"euclidean"`` is the plain :math:`\lVert a-b \rVert_2`, with no ``eps`` added to the difference
   (``torch.nn.functional.pairwise_distance`` adds ``eps=1e-6``); its gradient at ``a == b`` is 0.
+  It is computed without overflow or underflow of the squares.
 * ``"l1"`` is :math:`\lVert a-b \rVert_1` summed over ``D`` (``l1_loss`` averages over ``D``).
 * ``"cos"`` is the cosine distance :math:`1 - \cos(a, b)` in :math:`[0, 2]`. With ``normalize=True``
-  it is computed as :math:`1 - \langle a,b \rangle / \max(\lVert a\rVert \lVert b\rVert, \epsilon)`
+  each vector is first divided by its largest magnitude (so nothing overflows or underflows: the
+  cosine of ``1e20 * a`` or ``1e-30 * a`` is that of ``a``), then
+  :math:`1 - \langle a,b \rangle / \max(\lVert a\rVert \lVert b\rVert, \epsilon)`
   (:math:`\epsilon = 10^{-8}`), so a zero vector has similarity 0 (distance 1) and a finite
   gradient; with ``normalize=False`` it is :math:`1 - \langle a, b\rangle`, for embeddings that are
   already unit-norm. ``torch.nn.functional.cosine_similarity`` clamps each norm separately; the two
@@ -44,10 +47,11 @@ class _DifferenceNorm(torch.autograd.Function):
         diff = a - b
         if kind == "l1":
             out = torch.linalg.vector_norm(diff, ord=1, dim=-1)
+        elif kind == "l2":
+            # The squares overflow or underflow only where the squared distance itself does.
+            out = torch.linalg.vector_norm(diff, ord=2, dim=-1).square()
         else:
-            out = torch.linalg.vector_norm(diff, ord=2, dim=-1)
-            if kind == "l2":
-                out = out.square()
+            out = safe_norm(diff)
         ctx.kind = kind
         ctx.save_for_backward(diff, out)
         return out
@@ -69,16 +73,37 @@ class _DifferenceNorm(torch.autograd.Function):
         return (grad_a if ctx.needs_input_grad[0] else None), grad_b, None
 
 
+def rescaled(x: torch.Tensor) -> torch.Tensor:
+    """``x / max|x|`` over the last dim (1 for a zero vector; the scale carries no gradient).
+
+    Norms and dot products of the rescaled vectors neither overflow nor underflow, whatever the
+    input's magnitude: for everything that is scale-invariant (cosines, unit vectors) the result is
+    that of the exact arithmetic, and its gradient too (the scale's own derivative is zero there).
+    """
+    scale = x.detach().abs().amax(dim=-1, keepdim=True)
+    return x / torch.where(scale > 0, scale, torch.ones_like(scale))
+
+
+def safe_norm(x: torch.Tensor) -> torch.Tensor:
+    """Euclidean norm over the last dim without overflow or underflow of the squares."""
+    scale = x.detach().abs().amax(dim=-1, keepdim=True)
+    safe = torch.where(scale > 0, scale, torch.ones_like(scale))
+    return torch.linalg.vector_norm(x / safe, dim=-1) * safe.squeeze(-1)
+
+
 def unit_vectors(x: torch.Tensor) -> torch.Tensor:
-    """``x / max(||x||, eps)`` over the last dim (the form used for similarity matrices)."""
+    """``x / max(||x||, eps)`` over the last dim (the form used for similarity matrices); any nonzero
+    vector becomes unit-norm whatever its magnitude, a zero vector stays zero."""
+    x = rescaled(x)
     return x / torch.linalg.vector_norm(x, dim=-1, keepdim=True).clamp_min(COSINE_EPS)
 
 
 def cosine_similarity(a: torch.Tensor, b: torch.Tensor, normalize: bool = True) -> torch.Tensor:
     """Per-position cosine similarity (or plain dot product with ``normalize=False``)."""
-    dot = torch.einsum("...d,...d->...", a, b)
     if not normalize:
-        return dot
+        return torch.einsum("...d,...d->...", a, b)
+    a, b = rescaled(a), rescaled(b)
+    dot = torch.einsum("...d,...d->...", a, b)
     norms = torch.linalg.vector_norm(a, dim=-1) * torch.linalg.vector_norm(b, dim=-1)
     return dot / norms.clamp_min(COSINE_EPS)
 

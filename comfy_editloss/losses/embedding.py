@@ -17,6 +17,15 @@ Inputs are never broadcast: every embedding must have the anchor's shape. float1
 computed in float32 with autocast off and the result is returned in the inputs' dtype. All functions
 are differentiable; bad arguments raise ``TypeError``/``ValueError`` naming the argument.
 
+NaN/Inf: an embedding has no missing values, so NaN or Inf anywhere in an input (masked-out positions
+included) raises ``ValueError`` naming the input and its samples, and so does a result that
+overflows the dtype (e.g. the squared L2 distance of float32 embeddings near 1e20). The check is one
+reduction and one device sync per call. Cosine similarities and unit vectors are computed from each
+vector divided by its largest magnitude, so they are exact at any magnitude (1e-30 or 1e30 in float32).
+
+``margin``, ``temperature`` and ``neg_temperature`` may be tensors (e.g. an ``nn.Parameter``): they
+stay in the autograd graph and get gradients.
+
 Differences from pytorch-metric-learning, for users coming from it: pml's distances normalise
 embeddings by default (``LpDistance(normalize_embeddings=True)``), here only ``"cos"`` does; pml's
 ``TripletMarginLoss`` averages over the triplets with a positive loss (``AvgNonZeroReducer``), here
@@ -42,6 +51,7 @@ from .._checks import (
     check_same_device,
     check_same_shape,
     describe,
+    finite_or_raise,
 )
 from .distances import DISTANCES, sample_distance, sample_similarity, similarity_matrix
 from .reduction import (
@@ -67,9 +77,14 @@ class _Batch:
     mask: torch.Tensor | None
     out_dtype: torch.dtype
     device: torch.device
+    named: list[tuple[str, torch.Tensor]]
 
-    def finish(self, per_sample: torch.Tensor, reduction: str, weights: torch.Tensor | None) -> torch.Tensor:
-        return reduce_batch(per_sample, reduction, weights).to(self.out_dtype)
+    def checked(self, result: torch.Tensor, what: str) -> torch.Tensor:
+        """``result`` if finite, else the error naming the input with NaN/Inf (see ``finite_or_raise``)."""
+        return finite_or_raise(result, self.named, what)
+
+    def finish(self, per_sample: torch.Tensor, reduction: str, weights: torch.Tensor | None, what: str = "the loss") -> torch.Tensor:
+        return self.checked(reduce_batch(per_sample, reduction, weights), what).to(self.out_dtype)
 
 
 def _embeddings(named: Sequence[tuple[str, torch.Tensor]], mask: torch.Tensor | None) -> _Batch:
@@ -84,7 +99,7 @@ def _embeddings(named: Sequence[tuple[str, torch.Tensor]], mask: torch.Tensor | 
         check_mask(mask, first.shape[:-1])
     work, out = compute_dtype(*(x for _, x in named))
     tensors = [x.to(work) for _, x in named]
-    return _Batch(tensors, mask, out, device)
+    return _Batch(tensors, mask, out, device, list(named))
 
 
 def _negatives(z_negs: object, anchor: torch.Tensor, anchor_name: str, name: str) -> list[tuple[str, torch.Tensor]]:
@@ -152,7 +167,7 @@ def l2_distance(
     batch = _embeddings([("a", a), ("b", b)], mask)
     with full_precision(batch.device):
         d = sample_distance(*batch.tensors, "l2" if squared else "euclidean", agg, batch.mask)
-        return d.to(batch.out_dtype)
+        return batch.checked(d, "the squared distance" if squared else "the distance").to(batch.out_dtype)
 
 
 def cosine_distance(
@@ -178,7 +193,8 @@ def cosine_distance(
     _check_common(None, agg)
     batch = _embeddings([("a", a), ("b", b)], mask)
     with full_precision(batch.device):
-        return sample_distance(*batch.tensors, "cos", agg, batch.mask, normalize).to(batch.out_dtype)
+        d = sample_distance(*batch.tensors, "cos", agg, batch.mask, normalize)
+        return batch.checked(d, "the dot product").to(batch.out_dtype)
 
 
 def pair_distance(
@@ -203,7 +219,7 @@ def pair_distance(
     _check_common(dist, agg)
     batch = _embeddings([("a", a), ("b", b)], mask)
     with full_precision(batch.device):
-        return sample_distance(*batch.tensors, dist, agg, batch.mask).to(batch.out_dtype)
+        return batch.checked(sample_distance(*batch.tensors, dist, agg, batch.mask), f"the {dist} distance").to(batch.out_dtype)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -395,7 +411,8 @@ def margin_ranking_on_distances(
     margin = _operand(margin, d_pos.to(work))
     with full_precision(device):
         per_sample = (d_pos.to(work) - d_neg.to(work) + margin).clamp_min(0)
-        return reduce_batch(per_sample, reduction, w).to(out)
+        result = reduce_batch(per_sample, reduction, w)
+        return finite_or_raise(result, [("d_pos", d_pos), ("d_neg", d_neg)], "the loss").to(out)
 
 
 def _aggregate_negatives(hinges: torch.Tensor, neg_agg: str, temperature: float) -> torch.Tensor:

@@ -114,7 +114,12 @@ def texture_signal(images: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tens
 
 def whiten(x: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
     """``x [N, H, W]`` (luma) under ``window [N, H, W]`` -> the unit-energy windowed texture
-    ``window * (x - mean) / norm``, with ``mean`` the window-weighted mean."""
+    ``window * (x - mean) / norm``, with ``mean`` the window-weighted mean; the same for any
+    positive scaling of ``x``."""
+    # The result does not depend on the scale of x: divide by its largest magnitude first, so that
+    # neither the mean nor the energy overflows (or underflows) for extreme pixel values.
+    scale = x.detach().abs().flatten(1).amax(dim=1)[:, None, None]
+    x = x / torch.where(scale > 0, scale, torch.ones_like(scale))
     flat_w = window.flatten(1)
     mean = (torch.einsum("ni,ni->n", x.flatten(1), flat_w) / flat_w.sum(dim=1))[:, None, None]
     y = (x - mean).mul_(window)

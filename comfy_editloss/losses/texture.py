@@ -27,7 +27,9 @@ Conventions shared by all of them (see :mod:`comfy_editloss.losses.spectral`): i
 ``[B, 1 or 3, H, W]`` (luma is used; prediction and target may differ in channel count), any
 ``H != W`` of at least 8 px; ``mask [B, 1, H, W]`` in [0, 1] marks the material and apodises it (an
 all-zero mask for a sample is an error; ``None`` is the whole image); the texture is normalised to
-unit energy, so neither its brightness, its contrast nor the mask's area changes a loss. The FFT path
+unit energy, so neither its brightness, its contrast (at any magnitude: the images are divided by
+their largest value first) nor the mask's area changes a loss. NaN/Inf pixels are an error naming the
+argument (a region is left out with the mask, not with NaN). The FFT path
 runs in float32 with autocast off (float64 for float64 inputs); the result is float32 (float64).
 Each loss returns the batch mean by default; ``reduction="none"`` gives one value per sample and
 ``weights`` weighs samples, as everywhere in :mod:`comfy_editloss.losses`.
@@ -41,7 +43,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .._checks import as_sample_vector, check_float_tensor, check_number, check_same_device, check_tensor, describe
+from .._checks import as_sample_vector, check_float_tensor, check_has_values, check_int, check_number, check_same_device, check_tensor
 from .reduction import check_reduction, full_precision, reduce_batch
 from .spectral import (
     TexturePeak,
@@ -68,6 +70,8 @@ _TINY = 1e-30
 
 
 def check_images(x: object, name: str) -> torch.Tensor:
+    """``[B, 1 or 3, H, W]`` float, at least ``MIN_SIZE`` px a side, every pixel finite (a texture has
+    no missing pixels: leave a region out with the mask instead)."""
     check_float_tensor(x, name)
     if x.dim() != 4 or x.shape[1] not in (1, 3):
         raise ValueError(
@@ -80,6 +84,14 @@ def check_images(x: object, name: str) -> torch.Tensor:
         raise ValueError(
             f"{name} must be at least {MIN_SIZE}x{MIN_SIZE} px to have a spectrum worth measuring, "
             f"got {x.shape[2]}x{x.shape[3]} (shape {tuple(x.shape)})"
+        )
+    check_has_values(x, name)
+    bad = ~torch.isfinite(x.detach())
+    if bool(bad.any()):
+        samples = torch.nonzero(bad.flatten(1).any(dim=1)).flatten().tolist()
+        raise ValueError(
+            f"{name} must be finite, got {int(bad.sum())} NaN/Inf pixel(s) in sample(s) {samples[:8]}; "
+            "leave a region out with the mask instead"
         )
     return x
 
@@ -98,6 +110,7 @@ def check_texture_mask(mask: object, images: torch.Tensor, images_name: str, nam
     if mask is None:
         return torch.ones(batch, 1, height, width, device=images.device, dtype=images.dtype)
     check_tensor(mask, name)
+    check_has_values(mask, name)
     if mask.dtype != torch.bool and not mask.is_floating_point():
         raise TypeError(f"{name} must be a floating-point or bool tensor, got {mask.dtype}")
     if tuple(mask.shape) != (batch, 1, height, width):
@@ -122,21 +135,13 @@ def check_texture_mask(mask: object, images: torch.Tensor, images_name: str, nam
     return mask
 
 
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {describe(value)}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
 def check_peak_options(r_bins: object, tau: object, min_bin: object, max_bin: object) -> tuple[int, float, int, int]:
-    r_bins = _check_int(r_bins, "r_bins", 8)
+    r_bins = check_int(r_bins, "r_bins", 8)
     tau = check_number(tau, "tau", strictly_positive=True)
-    min_bin = _check_int(min_bin, "min_bin", 1)
+    min_bin = check_int(min_bin, "min_bin", 1)
     if max_bin is None:
         max_bin = r_bins
-    max_bin = _check_int(max_bin, "max_bin", 1)
+    max_bin = check_int(max_bin, "max_bin", 1)
     if not min_bin < max_bin <= r_bins:
         raise ValueError(
             f"min_bin and max_bin must satisfy 1 <= min_bin < max_bin <= r_bins ({r_bins}), got min_bin={min_bin}, "
@@ -146,8 +151,8 @@ def check_peak_options(r_bins: object, tau: object, min_bin: object, max_bin: ob
 
 
 def check_log_polar_options(out_r: object, out_t: object, r_min: object, w: object) -> tuple[int, int, float, float]:
-    out_r = _check_int(out_r, "out_r", 2)
-    out_t = _check_int(out_t, "out_t", 2)
+    out_r = check_int(out_r, "out_r", 2)
+    out_t = check_int(out_t, "out_t", 2)
     r_min = check_number(r_min, "r_min", strictly_positive=True)
     if r_min >= 1:
         raise ValueError(f"r_min must be in (0, 1) (normalised frequency, 1 = Nyquist), got {r_min}")
@@ -155,7 +160,7 @@ def check_log_polar_options(out_r: object, out_t: object, r_min: object, w: obje
 
 
 def check_acf_options(r_bins: object, tau: object, min_rel: object, max_rel: object) -> tuple[int, float, float, float]:
-    r_bins = _check_int(r_bins, "r_bins", 8)
+    r_bins = check_int(r_bins, "r_bins", 8)
     tau = check_number(tau, "tau", strictly_positive=True)
     min_rel = check_number(min_rel, "min_rel", minimum=0.0)
     max_rel = check_number(max_rel, "max_rel", strictly_positive=True)
