@@ -114,14 +114,52 @@ def test_nan_and_inf_pixels_are_left_out_of_the_value_and_the_gradient():
         assert getattr(ours, k).item() == pytest.approx(getattr(reference, k).item(), abs=1e-6)
 
 
+def _edge_term_loop(pred, target, band, beta):
+    """The edge term by a plain loop over pixels: the SmoothL1 of each forward difference of the
+    error, counted where the pixel is in the band and both pixels of the difference are finite
+    (the zero-padded last column / row counts its own pixel, with difference 0)."""
+    _, _, height, width = pred.shape
+    halves = []
+    for dy, dx in ((0, 1), (1, 0)):
+        total = weight = 0.0
+        for y in range(height):
+            for x in range(width):
+                if band[0, 0, y, x] <= 0:
+                    continue
+                here = (pred[0, 0, y, x], target[0, 0, y, x])
+                if not all(math.isfinite(float(v)) for v in here):
+                    continue
+                y2, x2 = y + dy, x + dx
+                if y2 >= height or x2 >= width:
+                    difference = 0.0
+                else:
+                    there = (pred[0, 0, y2, x2], target[0, 0, y2, x2])
+                    if not all(math.isfinite(float(v)) for v in there):
+                        continue
+                    difference = float((there[0] - there[1]) - (here[0] - here[1]))
+                a = abs(difference)
+                total += float(band[0, 0, y, x]) * (0.5 * a * a / beta if a < beta else a - 0.5 * beta)
+                weight += float(band[0, 0, y, x])
+        halves.append(total / weight)
+    return 0.5 * (halves[0] + halves[1])
+
+
 def test_an_invalid_pixel_drops_the_depth_differences_it_takes_part_in():
-    pred, target, box = _scene(batch=1, offset=0.3)
+    pred, target, box = _scene(batch=1, h=20, w=24, offset=0.3)
     pred = pred.clone()
-    pred[0, 0, 12, 20] = float("nan")  # on the box's top boundary band
+    pred[0, 0, 6, 10] = float("nan")  # on the box's top boundary band
+    target = target.clone()
+    target[0, 0, 10, 16] = float("inf")  # and one in the target, on the band too
+    band = L.boundary_band((box > 0.5).double(), 1)
+    assert band[0, 0, 6, 10] > 0 and band[0, 0, 10, 16] > 0
     near = L.depth_consistency_loss(pred, target, box, w_inside=0, w_outside=0)
     assert torch.isfinite(near.total)
-    # Its neighbours' differences towards it are not compared against the sanitised zero.
-    assert near.edge.item() < 0.5
+    expected = _edge_term_loop(pred, target, band, beta=0.1)
+    assert near.edge.item() == pytest.approx(expected, rel=1e-9)
+    # Comparing a neighbour with the invalid pixel's stand-in zero error gives another value.
+    sanitised = torch.where(torch.isfinite(pred) & torch.isfinite(target), pred - target, torch.zeros_like(pred))
+    naive = _edge_term_loop(sanitised, torch.zeros_like(sanitised), band, beta=0.1)
+    assert abs(naive - expected) > 0.05 * expected
 
 
 def test_samples_weighting_averages_per_sample_means_and_skips_empty_regions():
@@ -203,7 +241,15 @@ P, M = torch.rand(2, 1, 8, 10), torch.ones(2, 1, 8, 10)
         (lambda: L.depth_consistency_loss(P, P, M, beta=-0.1), ValueError, r"^beta must be >= 0\.0, got -0\.1$"),
         (lambda: L.depth_consistency_loss(P, P, M, sample_weighting="area"), ValueError, r"^sample_weighting must be one of 'pixels', 'samples', got 'area'$"),
         (lambda: L.depth_consistency_loss(P, P, M, reduction="sum"), ValueError, r"^reduction must be one of 'mean', 'none', got 'sum'$"),
-        (lambda: L.depth_consistency_loss(P, P.to("meta"), M), ValueError, r"^d_tgt is on meta but d_pred is on cpu"),
+        (lambda: L.depth_consistency_loss(P, P.to("meta"), M), ValueError, r"^d_tgt is on the meta device: this computation depends on its values"),
+        (lambda: L.depth_consistency_loss(torch.rand(0, 1, 8, 10), P[:0], M[:0]), ValueError, r"^d_pred must hold at least one sample of at least 1x1 pixels, got shape \(0, 1, 8, 10\)$"),
+        (lambda: L.depth_consistency_loss(torch.rand(2, 1, 0, 10), P, M), ValueError, r"^d_pred must hold at least one sample of at least 1x1 pixels, got shape \(2, 1, 0, 10\)$"),
+        (lambda: L.align_depth(P[:0], P[:0]), ValueError, r"^d_pred must hold at least one sample of at least 1x1 pixels, got shape \(0, 1, 8, 10\)$"),
+        (lambda: L.align_depth(P, P, robust="trimmed", iterations=-1), ValueError, r"^iterations must be >= 1, got -1$"),
+        (lambda: L.align_depth(P, P, robust="trimmed", iterations=2.5), TypeError, r"^iterations must be an int, got float 2\.5$"),
+        (lambda: L.align_depth(P, P, robust="trimmed", iterations=True), TypeError, r"^iterations must be an int, got bool True$"),
+        (lambda: L.align_scale_shift(P, P[:1], M), ValueError, r"^target must have the shape of pred \(2, 1, 8, 10\), got \(1, 1, 8, 10\); maps are never broadcast here$"),
+        (lambda: L.align_scale_shift(P, P, -M), ValueError, r"^weight must be finite and >= 0"),
         (lambda: L.align_depth(P, P, M), ValueError, r"^no background pixel to fit on for sample\(s\) \[0, 1\]"),
         (lambda: L.align_depth(P, P, robust="huber"), ValueError, r"^robust must be one of 'none', 'trimmed', 'median', got 'huber'$"),
         (lambda: L.depth_to_disparity(P, min_depth=0), ValueError, r"^min_depth must be > 0, got 0\.0$"),

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_choice, check_float_tensor, check_number, describe
+from .._checks import check_choice, check_float_tensor, check_has_values, check_int, check_number, describe
 from .reduction import check_reduction, full_precision
 
 SAMPLE_WEIGHTINGS = ("pixels", "samples")
@@ -108,12 +108,15 @@ class DepthConsistencyTerms:
 def _as_4d(x: object, name: str, batch: int | None, size: tuple[int, int] | None) -> torch.Tensor:
     """``[H, W]``, ``[B, H, W]`` or ``[B, 1, H, W]`` -> ``[B, 1, H, W]``; batch 1 is expanded to ``batch``."""
     check_float_tensor(x, name)
+    check_has_values(x, name)
     if x.dim() == 2:
         x = x[None, None]
     elif x.dim() == 3:
         x = x.unsqueeze(1)
     elif x.dim() != 4 or x.shape[1] != 1:
         raise ValueError(f"{name} must have shape [H, W], [B, H, W] or [B, 1, H, W], got {tuple(x.shape)}")
+    if x.numel() == 0:
+        raise ValueError(f"{name} must hold at least one sample of at least 1x1 pixels, got shape {tuple(x.shape)}")
     if size is not None and tuple(x.shape[-2:]) != size:
         raise ValueError(f"{name} must be {size[0]}x{size[1]} (H x W) like d_pred, got {x.shape[-2]}x{x.shape[-1]} (shape {tuple(x.shape)})")
     if batch is not None and x.shape[0] != batch:
@@ -133,11 +136,7 @@ def _check_unit_range(x: torch.Tensor, name: str) -> None:
 
 
 def _check_radius(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {describe(value)}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return value
+    return check_int(value, name, minimum=0)
 
 
 @dataclass
@@ -479,9 +478,27 @@ def align_scale_shift(
             that start, least squares refitted ``iterations`` times on the pixels whose residual is
             within ``trim`` x 1.4826 x the median absolute residual (outliers out; within 2% with 5%
             outliers, exact without).
+        trim: the cut of ``"trimmed"``, in robust standard deviations (> 0).
+        iterations: the refits of ``"trimmed"`` (an int >= 1).
+
+    Shapes are never broadcast: the three maps have one shape (:func:`align_depth` takes batch-1
+    targets and masks and expands them).
     """
     check_choice(robust, "robust", ROBUST_FITS)
     trim = check_number(trim, "trim", strictly_positive=True)
+    iterations = check_int(iterations, "iterations", minimum=1)
+    for name, x in (("pred", pred), ("target", target), ("weight", weight)):
+        check_float_tensor(x, name)
+        check_has_values(x, name)
+        if x.dim() != 4 or x.shape[1] != 1 or x.numel() == 0:
+            raise ValueError(f"{name} must have shape [B, 1, H, W] with B, H, W >= 1, got {tuple(x.shape)}")
+        if x.shape != pred.shape:
+            raise ValueError(f"{name} must have the shape of pred {tuple(pred.shape)}, got {tuple(x.shape)}; maps are never broadcast here")
+        if x.device != pred.device:
+            raise ValueError(f"{name} is on {x.device} but pred is on {pred.device}; move all inputs to one device")
+    w_values = weight.detach()
+    if not bool(torch.isfinite(w_values).all()) or bool((w_values < 0).any()):
+        raise ValueError("weight must be finite and >= 0 (a weight per pixel)")
     batch = pred.shape[0]
     finite = torch.isfinite(pred) & torch.isfinite(target)
     w = torch.where(finite, weight, torch.zeros_like(weight)).flatten(1)
