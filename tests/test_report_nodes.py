@@ -189,8 +189,26 @@ def test_overlay_node_and_the_edit_masks_own_mask(nodes):
     mine[:, :3] = 1
     assert torch.equal(mask_node.derive(before, after, 0.08, 1, 6, mine)[0], mine)
     assert mask_node.derive(before, after, 0.08, 1, 0)[0][0, 8, 8] == 1
-    with pytest.raises(ValueError, match="mask is 8x8 px but the images are 16x16"):
+    with pytest.raises(ValueError, match=r"^mask must be a MASK \[B, H, W\] of the images' size \(16, 16\), got a torch.float32 tensor of shape \(1, 8, 8\)"):
         mask_node.derive(before, after, 0.08, 1, 6, torch.zeros(1, 8, 8))
+
+
+def test_the_edit_masks_own_mask_is_checked_not_clamped_or_broadcast(nodes):
+    mask_node = nodes["EditLossEditMask"]()
+    before, after = torch.zeros(3, 16, 16, 3), torch.ones(1, 16, 16, 3)  # batch 1 on one side stands for every sample
+    soft = torch.linspace(0, 1, 16).expand(16, 16)
+    assert torch.equal(mask_node.derive(before, after, 0.08, 1, 6, soft)[0], soft[None])
+    for batch in (1, 3):
+        assert mask_node.derive(before, after, 0.08, 1, 6, soft.expand(batch, 16, 16))[0].shape == (batch, 16, 16)
+    for low, high in ((0.0, 1.5), (-0.25, 1.0)):
+        with pytest.raises(ValueError, match=rf"^mask must be in \[0, 1\], got values in \[{low:g}, {high:g}\]$"):
+            mask_node.derive(before, after, 0.08, 1, 6, torch.linspace(low, high, 16).expand(1, 16, 16))
+    with pytest.raises(ValueError, match=r"^mask must be in \[0, 1\], got values in \[nan, nan\]$"):
+        mask_node.derive(before, after, 0.08, 1, 6, torch.full((1, 16, 16), float("nan")))
+    with pytest.raises(ValueError, match=r"^batches differ \(before 3, after 1, mask 2\): give each input batch 1 \(used for every sample\) or the same batch$"):
+        mask_node.derive(before, after, 0.08, 1, 6, soft.expand(2, 16, 16))
+    with pytest.raises(TypeError, match=r"^mask must be a floating-point tensor"):
+        mask_node.derive(before, after, 0.08, 1, 6, torch.ones(1, 16, 16, dtype=torch.bool))
 
 
 class _FakeClipVision:
