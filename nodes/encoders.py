@@ -160,9 +160,9 @@ class EditLossOpenCLIPLoader(_LoaderNode):
             }
         }
 
-    def load(self, architecture, checkpoint, precision, trusted_jit=None):
-        """``trusted_jit`` was the node's last widget before it became the machine's setting: a value
-        that old saved workflows or scripts still pass is accepted and has no effect."""
+    def load(self, architecture, checkpoint, precision):
+        # trusted_jit was the last widget before it became the machine's setting: the value old saved
+        # workflows still hold is dropped by position (frontend) or as an unknown input (server).
         from ..comfy_editloss.encoders.models import load_open_clip_encoder  # noqa: PLC0415
 
         trusted = machine_trusts_jit()

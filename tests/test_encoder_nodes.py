@@ -96,7 +96,7 @@ def test_missing_model_file_names_the_folders_searched(nodes, models_dir):
 def test_comfyui_clip_vision_files_get_a_hint(nodes, models_dir):
     save_file({"vision_model.embeddings.patch_embedding.weight": torch.zeros(4, 3, 2, 2)}, str(models_dir / "clip_vision_h.safetensors"))
     with pytest.raises(ValueError, match=r"is a Hugging Face transformers CLIP vision file .* use EditLoss CLIP Vision Encode$"):
-        nodes["EditLossOpenCLIPLoader"]().load("ViT-B-32", "clip_vision_h.safetensors", "fp32", False)
+        nodes["EditLossOpenCLIPLoader"]().load("ViT-B-32", "clip_vision_h.safetensors", "fp32")
 
 
 def _save_openai_style_archive(path):
@@ -136,7 +136,8 @@ def test_torchscript_archives_load_only_where_the_machine_allows_them(nodes, mod
         else:
             monkeypatch.setenv("EDITLOSS_TRUSTED_JIT", setting)
         with pytest.raises(ValueError, match=refused):
-            loader().load("ViT-S-32", "ViT-S-32.pt", "fp32", True)
+            loader().load("ViT-S-32", "ViT-S-32.pt", "fp32")
+    # a prompt that still says trusted_jit = true unlocks nothing
     prompt = {"1": {"class_type": "EditLossOpenCLIPLoader", "inputs": {"architecture": "ViT-S-32", "checkpoint": "ViT-S-32.pt", "precision": "fp32", "trusted_jit": True}}}
     with pytest.raises(NodeExecutionError, match=refused):
         run_workflow(prompt, targets=["1"], output_dir=tmp_path / "output")
