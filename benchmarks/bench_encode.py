@@ -68,8 +68,8 @@ def main() -> int:
     nodes = load_pack(ROOT).classes
     images = torch.rand(args.batch, args.size, args.size, 3)
     cases = [
-        ("open_clip ViT-S-32 @224", lambda: nodes["EditLossOpenCLIPLoader"]().load("ViT-S-32", "vit_s32.safetensors", "auto", False)),
-        ("open_clip ViT-B-32 @224", lambda: nodes["EditLossOpenCLIPLoader"]().load("ViT-B-32", "vit_b32.safetensors", "auto", False)),
+        ("open_clip ViT-S-32 @224", lambda: nodes["EditLossOpenCLIPLoader"]().load("ViT-S-32", "vit_s32.safetensors", "auto")),
+        ("open_clip ViT-B-32 @224", lambda: nodes["EditLossOpenCLIPLoader"]().load("ViT-B-32", "vit_b32.safetensors", "auto")),
         ("timm DINOv2-S/14 reg4 @518", lambda: nodes["EditLossTimmLoader"]().load("vit_small_patch14_reg4_dinov2", "dinov2_vits14_reg4.safetensors", 0, "cls", "auto")),
     ]
     print(f"batch {args.batch} at {args.size}x{args.size}, float32 on {torch.device('cpu')} ({torch.get_num_threads()} threads); best of {args.repeat}\n")

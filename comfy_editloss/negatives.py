@@ -44,7 +44,7 @@ def _check_mask(mask: object, name: str, size: tuple[int, int]) -> torch.Tensor:
     if mask.dim() != 3 or tuple(mask.shape[1:]) != tuple(size):
         raise ValueError(f"{name} must be a MASK [B, H, W] of the images' size {tuple(size)}, got {describe(mask)}")
     low, high = (float(mask.detach().min()), float(mask.detach().max())) if mask.numel() else (0.0, 0.0)
-    if low < 0 or high > 1:
+    if not (low >= 0 and high <= 1):  # NaN fails both
         raise ValueError(f"{name} must be in [0, 1], got values in [{low:.4g}, {high:.4g}]")
     return mask
 

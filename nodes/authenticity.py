@@ -144,9 +144,6 @@ class EditLossCombinedLossPlot:
         s, z, y = inputs_from(scores, scores_text, logits, logits_text, labels, labels_text)
         loss = _loss(regression_weight, classification_weight, ranking_weight, regression_type, margin, focal_gamma)
         per = loss.per_sample_terms(s, z, y)
-        if focal_gamma > 0:
-            ce = per["classification"]
-            per["classification"] = (1 - torch.exp(-ce)) ** focal_gamma * ce
         weights = {"regression": regression_weight, "classification": classification_weight, "ranking": ranking_weight}
         return (terms_picture(per, weights, y, s),)
 

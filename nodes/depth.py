@@ -236,8 +236,7 @@ class EditLossDepthConsistency:
         options = dict(outside_dilate_r=outside_dilate_r, edge_band_r=edge_band_r, beta=beta, w_inside=w_inside, w_outside=w_outside, w_edge=w_edge)
         m = _mask(mask, p)
         terms = depth_consistency_loss(p, t, m, conf_pred=pred.confidence, sample_weighting=sample_weighting, **options)
-        per = depth_consistency_loss(p, t, m, conf_pred=pred.confidence, reduction="none", **options)
-        _, scores = loss_outputs(per.total, "depth_consistency", sample_weighting=sample_weighting, **options)
+        _, scores = loss_outputs(terms.per_sample.total, "depth_consistency", sample_weighting=sample_weighting, **options)
         return float(terms.total), float(terms.inside), float(terms.outside), float(terms.edge), scores
 
 

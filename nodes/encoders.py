@@ -123,11 +123,28 @@ class _LoaderNode:
     OUTPUT_TOOLTIPS = ("The loaded encoder; connect it to EditLoss Encode.",)
 
 
+# Loading a TorchScript archive runs code stored in it. Whoever can reach a ComfyUI server can queue a
+# prompt, so allowing it is a setting of the machine (its environment), never an input of a node.
+TRUSTED_JIT_VARIABLE = "EDITLOSS_TRUSTED_JIT"
+_YES, _NO = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+
+
+def machine_trusts_jit() -> bool:
+    """Whether the machine's owner allows TorchScript (JIT) archives: ``EDITLOSS_TRUSTED_JIT=1`` in
+    the environment ComfyUI (or the runner) was started with. A value that is neither yes nor no is
+    an error rather than a silent no, so a typo does not look like a broken file."""
+    value = os.environ.get(TRUSTED_JIT_VARIABLE, "").strip().lower()
+    if value in _YES or value in _NO:
+        return value in _YES
+    raise ValueError(f"{TRUSTED_JIT_VARIABLE} must be 1 (allow TorchScript archives) or 0 (refuse them), got {os.environ[TRUSTED_JIT_VARIABLE]!r}")
+
+
 class EditLossOpenCLIPLoader(_LoaderNode):
     DESCRIPTION = (
         "Loads an open_clip image tower (no text tower) from a local file: open_clip .safetensors/.bin, a "
-        "hub folder with open_clip_config.json, a training checkpoint, or an OpenAI JIT archive (only with "
-        "'trusted_jit' on). Never downloads. Preprocessing follows the architecture's known configuration."
+        "hub folder with open_clip_config.json, a training checkpoint, or an OpenAI JIT archive (only on a machine "
+        f"whose owner allows them: start ComfyUI with {TRUSTED_JIT_VARIABLE}=1, since loading one runs code stored in "
+        "the file). Never downloads. Preprocessing follows the architecture's known configuration."
     )
 
     @classmethod
@@ -135,20 +152,25 @@ class EditLossOpenCLIPLoader(_LoaderNode):
         return {
             "required": {
                 "architecture": (_open_clip_architectures(), {"default": "ViT-B-32", "tooltip": "open_clip model name the weights belong to (e.g. ViT-B-32, ViT-H-14, ViT-SO400M-14-SigLIP-384)."}),
-                "checkpoint": _checkpoint_input("The weights file or hub folder, from models/editloss_encoders (or clip_vision, checkpoints)."),
+                "checkpoint": _checkpoint_input(
+                    "The weights file or hub folder, from models/editloss_encoders (or clip_vision, checkpoints). OpenAI's "
+                    f"TorchScript (JIT) archives load only where ComfyUI runs with {TRUSTED_JIT_VARIABLE}=1."
+                ),
                 "precision": (list(PRECISIONS), {"default": "auto", "tooltip": "auto = fp16/bf16 on a GPU, fp32 on the CPU."}),
-                "trusted_jit": ("BOOLEAN", {"default": False, "tooltip": "Allow OpenAI's TorchScript (JIT) archives. Loading one runs code stored in the file: only for files you trust."}),
             }
         }
 
-    def load(self, architecture, checkpoint, precision, trusted_jit):
+    def load(self, architecture, checkpoint, precision):
+        # trusted_jit was the last widget before it became the machine's setting: the value old saved
+        # workflows still hold is dropped by position (frontend) or as an unknown input (server).
         from ..comfy_editloss.encoders.models import load_open_clip_encoder  # noqa: PLC0415
 
+        trusted = machine_trusts_jit()
         path = _resolve_checkpoint(checkpoint)
         device = compat.offload_device()
-        key = ("open_clip", architecture, model_cache.file_identity(path), precision, str(compat.compute_device()), trusted_jit)
+        key = ("open_clip", architecture, model_cache.file_identity(path), precision, str(compat.compute_device()), trusted)
         try:
-            encoder, _ = model_cache.cached(key, lambda: load_open_clip_encoder(architecture, path, _storage_precision(precision), device, trusted_jit))
+            encoder, _ = model_cache.cached(key, lambda: load_open_clip_encoder(architecture, path, _storage_precision(precision), device, trusted))
         except CheckpointError as exc:
             raise _hf_transformers_hint(path, exc) from None
         return (encoder,)

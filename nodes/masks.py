@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from ..comfy_editloss._checks import describe
 from ..comfy_editloss.masks import edit_mask_from_difference
-from ..comfy_editloss.negatives import OVERLAY_MODES, overlay_negatives
+from ..comfy_editloss.negatives import OVERLAY_MODES, _check_image, _check_mask, _common_batch, overlay_negatives
 
 
 class EditLossEditMask:
@@ -32,20 +31,19 @@ class EditLossEditMask:
                 "grow": ("INT", {"default": 6, "min": 0, "max": 256, "tooltip": "Grow the region by this many pixels, to include the object's outline."}),
             },
             "optional": {
-                "mask": ("MASK", {"tooltip": "Your own edit mask: when connected it is returned instead of the derived one (checked against the images' size), so a graph works with or without a mask."}),
+                "mask": ("MASK", {"tooltip": "Your own edit mask: when connected it is returned instead of the derived one, so a graph works with or without a mask. It must be the images' size, in [0, 1], with batch 1 or the images' batch."}),
             },
         }
 
     def derive(self, before, after, threshold, clean, grow, mask=None):
-        derived_shape = (before.shape[1], before.shape[2]) if isinstance(before, torch.Tensor) and before.dim() == 4 else None
-        if mask is not None:
-            if not isinstance(mask, torch.Tensor) or not mask.is_floating_point() or mask.dim() not in (2, 3):
-                raise TypeError(f"mask must be a MASK (float tensor [B,H,W]), got {describe(mask)}")
-            mask = mask if mask.dim() == 3 else mask[None]
-            if derived_shape is not None and tuple(mask.shape[1:]) != derived_shape:
-                raise ValueError(f"mask is {mask.shape[2]}x{mask.shape[1]} px but the images are {derived_shape[1]}x{derived_shape[0]}: scale the mask to the images' size")
-            return (mask.detach().to("cpu", torch.float32).clamp(0, 1),)
-        return (edit_mask_from_difference(before, after, threshold, clean, grow).cpu(),)
+        if mask is None:
+            return (edit_mask_from_difference(before, after, threshold, clean, grow).cpu(),)
+        # The overlay negative's checks of its edit_mask, where this mask usually goes: a value outside
+        # [0, 1] or a batch that fits neither 1 nor the images' is an error, never clamped or broadcast.
+        before, after = _check_image(before, "before"), _check_image(after, "after")
+        mask = _check_mask(mask, "mask", tuple(before.shape[1:3]))
+        _common_batch({"before": before, "after": after, "mask": mask})
+        return (mask.detach().to("cpu", torch.float32),)
 
 
 class EditLossOverlayNegative:

@@ -69,11 +69,47 @@ def _labels_text(labels) -> str | None:
     return labels if labels.strip() else None
 
 
+# ComfyUI's annotated names (folder_paths.annotated_filepath): "name [output]" is looked up in the
+# output folder, "name [temp]" in the temp folder, anything else in the input folder.
+FOLDER_ANNOTATIONS = {" [input]": "input", " [output]": "output", " [temp]": "temp"}
+
+
+def _base_directory(kind: str) -> Path:
+    return {"input": compat.input_directory, "output": compat.output_directory, "temp": compat.temp_directory}[kind]()
+
+
+def confined_folder(folder: str) -> tuple[Path, Path, str]:
+    """The folder a Load Images name stands for, never outside ComfyUI's folders: (the folder with
+    its symlinks resolved, the resolved base folder, the base folder's kind).
+
+    A prompt may come from anyone who can reach the server, so the name is resolved (``..`` and
+    symlinks, the folder's own and its parents') before it is checked to lie inside the input folder
+    (or the output or temp folder for ``name [output]`` / ``name [temp]``). Whatever is wrong with a
+    name (absolute, leading outside, missing, a file) gets one message, which tells nothing about
+    the server's other folders."""
+    if not isinstance(folder, str):
+        raise TypeError(f"folder must be text naming a folder inside the input directory, got {describe(folder)}")
+    if not folder.strip():
+        raise ValueError(f"folder must name a folder inside the input directory (e.g. generations), got {folder!r}")
+    name, kind = folder.strip(), "input"
+    for tag, annotated in FOLDER_ANNOTATIONS.items():
+        if name.endswith(tag):
+            name, kind = name[: -len(tag)], annotated
+            break
+    base = _base_directory(kind).resolve()
+    path = Path(name)
+    resolved = (base / path).resolve()
+    if path.is_absolute() or not resolved.is_relative_to(base) or not resolved.is_dir():
+        raise ValueError(f"folder {folder!r} is not a folder inside the {kind} directory")
+    return resolved, base, kind
+
+
 class EditLossLoadImages:
     DESCRIPTION = (
         "Loads every image of a folder as one batch, in natural order (gen_2 before gen_10), with the file names as "
-        "labels: a batch of generations (seeds, LoRA strengths, checkpoints) to score at once. The folder is relative "
-        "to ComfyUI's input folder, or absolute."
+        "labels: a batch of generations (seeds, LoRA strengths, checkpoints) to score at once. The folder is inside "
+        "ComfyUI's input folder ('name [output]' or 'name [temp]': inside the output or temp folder, as ComfyUI's "
+        "annotated names); paths leading elsewhere (absolute, '..', symlinks pointing out) are refused."
     )
     CATEGORY = CATEGORY_REPORT
     FUNCTION = "load"
@@ -89,42 +125,43 @@ class EditLossLoadImages:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "folder": ("STRING", {"default": "generations", "tooltip": "A folder inside ComfyUI's input folder (e.g. generations), or an absolute path."}),
+                "folder": ("STRING", {"default": "generations", "tooltip": "A folder inside ComfyUI's input folder (e.g. generations, or runs/seed_sweep); 'name [output]' reads it from the output folder, 'name [temp]' from the temp folder."}),
                 "pattern": ("STRING", {"default": "*.png;*.jpg;*.jpeg;*.webp", "tooltip": "File patterns to include, separated by semicolons."}),
                 "size_mismatch": (list(SIZE_MISMATCH), {"default": "error", "tooltip": "What to do with images of another size than the first: error, or resize them to the first's size."}),
             }
         }
 
     @staticmethod
-    def _folder(folder: str) -> Path:
-        if not isinstance(folder, str) or not folder.strip():
-            raise ValueError(f"folder must name a folder, got {folder!r}")
-        path = Path(folder.strip()).expanduser()
-        return path if path.is_absolute() else compat.input_directory() / path
+    def _files(folder: str, pattern: str) -> list[Path]:
+        """The matching image files of the confined folder; a file that is a symlink to somewhere
+        outside the base folder is refused like a folder would be."""
+        path, base, kind = confined_folder(folder)
+        files = image_files(path, pattern)
+        for file in files:
+            if not file.resolve().is_relative_to(base):
+                raise ValueError(f"{file.name} in folder {folder!r} links to a file outside the {kind} directory")
+        if not files:
+            raise ValueError(f"no image matching {pattern!r} in folder {folder!r}")
+        return files
 
     @classmethod
     def IS_CHANGED(cls, folder, pattern, size_mismatch):
         try:
-            files = image_files(cls._folder(folder), pattern)
-        except (OSError, ValueError):
+            files = cls._files(folder, pattern)
+        except (OSError, TypeError, ValueError):
             return float("nan")  # always re-run: the error is reported when the node runs
         return "|".join(f"{p.name}:{p.stat().st_mtime_ns}:{p.stat().st_size}" for p in files) + f"|{size_mismatch}"
 
     @classmethod
     def VALIDATE_INPUTS(cls, folder, pattern):
         try:
-            path = cls._folder(folder)
-            if not image_files(path, pattern):
-                return f"no image matching {pattern!r} in {path}"
-        except (OSError, ValueError) as exc:
+            cls._files(folder, pattern)
+        except (OSError, TypeError, ValueError) as exc:
             return str(exc)
         return True
 
     def load(self, folder, pattern, size_mismatch):
-        path = self._folder(folder)
-        files = image_files(path, pattern)
-        if not files:
-            raise ValueError(f"no image matching {pattern!r} in {path}")
+        files = self._files(folder, pattern)
         images = load_image_batch(files, size_mismatch)
         return (images, "\n".join(os.path.splitext(p.name)[0] for p in files), len(files))
 

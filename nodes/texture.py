@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from ..comfy_editloss._checks import describe
+from ..comfy_editloss._checks import check_number, describe
 from ..comfy_editloss.losses import (
     acf_period_loss,
     estimate_texture_period,
@@ -128,6 +128,18 @@ def pair(generated: object, target: object, mask: object, generated_name: str = 
     return pred, ref, as_mask(mask, pred)
 
 
+def band_centre(center_period_px: object, batch: int) -> torch.Tensor | None:
+    """The band centre of the spectral loss (and of its picture, which must show the same band) from
+    the nodes' period in px: 0 = the target's detected period (None); otherwise a period the
+    spectrum holds, at least 2 px (Nyquist), as a normalised frequency for each of ``batch`` samples."""
+    period = check_number(center_period_px, "center_period_px", minimum=0.0)
+    if period == 0:
+        return None
+    if period < 2:
+        raise ValueError(f"center_period_px must be 0 (use the target's) or at least 2 px (Nyquist), got {center_period_px}")
+    return torch.full((batch,), 2.0 / period)
+
+
 def _max_bin(value: int) -> int | None:
     return None if value == 0 else value
 
@@ -161,11 +173,7 @@ class EditLossSpectralPeriod(_TextureLoss):
 
     def compute(self, generated, target, r_bins, tau, min_bin, max_bin, band_sigma, w_peak, w_band, mask=None, center_period_px=0.0):
         pred, ref, mask = pair(generated, target, mask)
-        center = None
-        if center_period_px:
-            if center_period_px < 2:
-                raise ValueError(f"center_period_px must be 0 (use the target's) or at least 2 px (Nyquist), got {center_period_px}")
-            center = torch.full((pred.shape[0],), 2.0 / center_period_px)
+        center = band_centre(center_period_px, pred.shape[0])
         options = dict(r_bins=r_bins, tau=tau, band_sigma=band_sigma, w_peak=w_peak, w_band=w_band, min_bin=min_bin, max_bin=_max_bin(max_bin))
         values = spectral_period_loss(pred, ref, mask, center, reduction="none", **options)
         return loss_outputs(values, "spectral_period", center_period_px=center_period_px, **options)
@@ -278,11 +286,11 @@ class EditLossSpectrumPlot(_Picture):
     @classmethod
     def INPUT_TYPES(cls):
         widgets = {**_peak_inputs(), "band_sigma": _float(0.15, 0.01, 2.0, 0.01, "Width of the band drawn (and used for the loss in the title).")}
-        return _images_and_mask(widgets, center_period_px=_float(0.0, 0.0, 100000.0, 0.1, "Centre of the band in px (0: the target's detected period)."))
+        return _images_and_mask(widgets, center_period_px=_float(0.0, 0.0, 100000.0, 0.1, "Centre of the band in px (0: the target's detected period; otherwise at least 2 px, as for the loss)."))
 
     def draw(self, generated, target, r_bins, tau, min_bin, max_bin, band_sigma, mask=None, center_period_px=0.0):
         pred, ref, mask = pair(generated, target, mask)
-        center = torch.full((pred.shape[0],), 2.0 / center_period_px) if center_period_px >= 2 else None
+        center = band_centre(center_period_px, pred.shape[0])
         return (spectrum_picture(pred, ref, mask, center, r_bins=r_bins, tau=tau, band_sigma=band_sigma, min_bin=min_bin, max_bin=_max_bin(max_bin)),)
 
 

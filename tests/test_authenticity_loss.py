@@ -124,6 +124,74 @@ def test_focal_form_matches_the_seed_and_down_weights_easy_samples():
     assert L.FocalCombinedLoss(gamma=0.0)(scores, logits, labels)[1]["classification"] == pytest.approx(float(ce.mean()), rel=1e-6)
 
 
+class AbsoluteRegression(L.CombinedLoss):
+    """A user's subclass that changes one term, per sample, as the extension point asks."""
+
+    def _regression_per_sample(self, scores, labels):
+        return (scores - labels.to(scores.dtype)).abs()
+
+
+def _hinge_share(scores, labels, i, margin=0.5):
+    """Sample i's mean hinge over the other class, written out (0 without a pair)."""
+    others = [j for j in range(len(labels)) if (labels[j] > 0.5) != (labels[i] > 0.5)]
+    sign = 1 if labels[i] > 0.5 else -1
+    return sum(max(0.0, margin - sign * (float(scores[i]) - float(scores[j]))) for j in others) / len(others) if others else 0.0
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [L.CombinedLoss(), L.CombinedLoss(regression_type="smoothl1", margin=1.0), L.FocalCombinedLoss(gamma=2.0), AbsoluteRegression()],
+    ids=["plain", "smoothl1", "focal", "user_subclass"],
+)
+@pytest.mark.parametrize("name", list(BATCHES))
+def test_the_batch_terms_are_the_means_of_the_per_sample_terms(loss, name):
+    values, labels = BATCHES[name]
+    scores = torch.tensor(values, dtype=torch.float64)
+    logits = torch.randn(len(values), 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 2
+    labels = torch.tensor(labels, dtype=torch.float64)
+    _, terms = loss(scores, logits, labels)
+    per = loss.per_sample_terms(scores, logits, labels)
+    for term in L.authenticity.TERMS:
+        assert per[term].shape == (len(values),) and float(per[term].mean()) == pytest.approx(terms[term], abs=1e-12), term
+    assert per["ranking"].tolist() == pytest.approx([_hinge_share(scores, labels, i, loss.margin) for i in range(len(values))], abs=1e-12)
+    ce = F.cross_entropy(logits, (labels > 0.5).long(), reduction="none")
+    expected = (1 - torch.exp(-ce)) ** loss.gamma * ce if isinstance(loss, L.FocalCombinedLoss) else ce
+    assert torch.allclose(per["classification"], expected, atol=1e-12)
+    if isinstance(loss, AbsoluteRegression):
+        assert terms["regression"] == pytest.approx(float((scores - labels).abs().mean()), abs=1e-12)
+
+
+def test_a_seed_style_batch_override_gets_no_made_up_per_sample_terms():
+    """The seed's FocalCombinedLoss overrides the batch value _classification_loss: forward follows it,
+    but the per-sample form is unknown, so per_sample_terms says so rather than report plain CE."""
+
+    class SeedFocal(L.CombinedLoss):
+        def _classification_loss(self, logits, labels):
+            ce = F.cross_entropy(logits, (labels > 0.5).long(), reduction="none")
+            return ((1 - torch.exp(-ce)) ** 2 * ce).mean()
+
+    scores, logits, labels = torch.tensor([0.8, 0.3, 0.6]), torch.tensor([[-1.0, 1.0], [0.5, 0.2], [0.0, 0.3]]), torch.tensor([1.0, 0.0, 1.0])
+    assert SeedFocal()(scores, logits, labels)[1]["classification"] == pytest.approx(L.FocalCombinedLoss()(scores, logits, labels)[1]["classification"])
+    with pytest.raises(TypeError, match=r"^SeedFocal overrides _classification_loss \(the batch value\) but not _classification_per_sample, so its "
+                       r"classification term per sample is unknown: override _classification_per_sample instead"):
+        SeedFocal().per_sample_terms(scores, logits, labels)
+
+
+def test_margin_ranking_per_sample_averages_to_the_pairwise_value_with_its_gradients():
+    g = torch.Generator().manual_seed(5)
+    real = torch.randn(9, generator=g, dtype=torch.float64, requires_grad=True)
+    fake = torch.randn(4, generator=g, dtype=torch.float64, requires_grad=True)
+    per_real, per_fake = L.authenticity.margin_ranking_per_sample(real, fake, 0.5)
+    mean = torch.cat([per_real, per_fake]).mean()
+    pairwise = L.pairwise_margin_ranking(real, fake, 0.5)
+    assert float(mean.detach()) == pytest.approx(float(pairwise.detach()), abs=1e-14)
+    for a, b in zip(torch.autograd.grad(mean, (real, fake)), torch.autograd.grad(pairwise, (real, fake))):
+        assert torch.allclose(a, b, atol=1e-14)
+    assert torch.autograd.gradcheck(lambda r, f: L.authenticity.margin_ranking_per_sample(r, f, 0.5), (real, fake))
+    empty = L.authenticity.margin_ranking_per_sample(real, fake[:0], 0.5)
+    assert empty[0].tolist() == [0.0] * 9 and empty[1].shape == (0,)
+
+
 def test_subclassing_with_extra_terms_as_the_seed_shows():
     class CustomLoss(L.CombinedLoss):
         def __init__(self, **kwargs):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 import torch
 
@@ -61,3 +63,26 @@ def test_the_plot_draws_a_bar_per_term_and_sample(nodes):
     colours = {tuple((torch.tensor(c) / 255).tolist()) for c in ((31, 119, 180), (230, 110, 20), (148, 103, 189))}
     found = {c for c in colours if ((picture[0] - torch.tensor(c)).abs().max(dim=-1).values < 0.01).any()}
     assert found == colours
+
+
+@pytest.mark.parametrize("focal_gamma", [0.0, 2.0])
+def test_the_plot_draws_the_losss_own_per_sample_terms(nodes, pack, monkeypatch, focal_gamma):
+    """The plot has no formula of its own: it draws per_sample_terms of the loss the other node
+    computes, whose means are that node's terms (the focal form included)."""
+    drawn = {}
+
+    def capture(per_sample, weights, labels, scores):
+        drawn.update(per_sample)
+        return torch.zeros(1, 1, 1, 3)
+
+    monkeypatch.setattr(importlib.import_module(pack.__name__ + ".nodes.authenticity"), "terms_picture", capture)
+    texts = ("0.9, 0.2, 0.7, 0.4", "-2 2; 0.3 -0.2; 0 0.5; 0.4 0", "1 0 1 0")
+    options = {**DEFAULTS, "focal_gamma": focal_gamma}
+    nodes["EditLossCombinedLossPlot"]().draw(*texts, **options)
+    _, regression, classification, ranking, _ = nodes["EditLossCombinedLoss"]().compute(*texts, **options)
+    for term, value in (("regression", regression), ("classification", classification), ("ranking", ranking)):
+        assert float(drawn[term].mean()) == pytest.approx(value, rel=1e-6), term
+    scores, logits, labels = torch.tensor([0.9, 0.2, 0.7, 0.4]), torch.tensor([[-2.0, 2.0], [0.3, -0.2], [0.0, 0.5], [0.4, 0.0]]), torch.tensor([1.0, 0, 1, 0])
+    loss = L.FocalCombinedLoss(gamma=focal_gamma) if focal_gamma else L.CombinedLoss()
+    for term, values in loss.per_sample_terms(scores, logits, labels).items():
+        assert torch.allclose(drawn[term], values), term

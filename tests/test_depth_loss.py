@@ -194,6 +194,13 @@ def test_per_sample_terms_and_weights():
     assert weighted.total.item() == pytest.approx((per.total * w).sum().item() / 1.5, rel=1e-12)
     pooled = L.depth_consistency_loss(pred, target, mask, conf_pred=conf * w[:, None, None, None].to(conf))
     assert L.depth_consistency_loss(pred, target, mask, conf_pred=conf, weights=w).total.item() == pytest.approx(pooled.total.item(), rel=1e-12)
+    # a batch result carries the per-sample terms of the same pass
+    for options in (dict(), dict(sample_weighting="samples"), dict(weights=w), dict(sample_weighting="samples", weights=w)):
+        batch = L.depth_consistency_loss(pred, target, mask, conf_pred=conf, **options)
+        alone = L.depth_consistency_loss(pred, target, mask, conf_pred=conf, reduction="none", **options)
+        assert alone.per_sample is None
+        for k in TERMS:
+            assert torch.equal(getattr(batch.per_sample, k), getattr(alone, k)), (options, k)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -142,6 +144,32 @@ def test_align_then_score_equals_the_library_and_a_wrong_depth_scores_higher(nod
         (picture,) = nodes["EditLossDepthPlot"]().draw(aligned, truth, 1, mask=box)
         assert picture.shape == (1, 40 + 18, 3 * 48, 3)
     assert scores[0.0] < 1e-5 < scores[0.8]
+
+
+@pytest.mark.parametrize("sample_weighting", ["pixels", "samples"])
+def test_the_consistency_node_computes_the_loss_once_for_its_loss_and_scores(nodes, pack, PackDepth, monkeypatch, sample_weighting):
+    module = importlib.import_module(pack.__name__ + ".nodes.depth")
+    calls = []
+    real = module.depth_consistency_loss
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("reduction", "mean"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "depth_consistency_loss", counting)
+    pred, target, box = _scene(0.6)
+    small = torch.zeros_like(box)
+    small[20:24, 20:26] = 1
+    preds = torch.stack([pred, pred + 0.3 * small])[:, None]
+    masks = torch.stack([box, small])  # regions of different sizes: pixel and sample weighting differ
+    options = dict(outside_dilate_r=1, edge_band_r=1, beta=0.1, w_inside=1.0, w_outside=0.5, w_edge=0.5)
+    total, inside, outside, edge, scores = nodes["EditLossDepthConsistency"]().compute(
+        PackDepth(preds, "depth"), PackDepth(target[None, None], "depth"), masks, *options.values(), sample_weighting)
+    assert calls == ["mean"]
+    batch = L.depth_consistency_loss(preds, target[None, None].expand(2, -1, -1, -1), masks[:, None], sample_weighting=sample_weighting, **options)
+    per = L.depth_consistency_loss(preds, target[None, None].expand(2, -1, -1, -1), masks[:, None], reduction="none", **options)
+    assert (total, inside, outside, edge) == pytest.approx(tuple(float(getattr(batch, k)) for k in ("total", "inside", "outside", "edge")), rel=1e-6)
+    assert torch.allclose(scores.values, per.total.float(), rtol=1e-6) and scores.details["sample_weighting"] == sample_weighting
 
 
 def test_depth_node_errors_name_the_input(nodes, PackDepth):

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import importlib
 import time
+import warnings
 
+import open_clip
 import pytest
 import timm
 import torch
 from safetensors.torch import save_file
+from workflow_builder import node, out, workflow
 
+from comfy_editloss.graph.convert import convert
+from comfy_editloss.graph.execute import NodeExecutionError
+from comfy_editloss.graph.runtime import Environment, run_workflow
+from comfy_editloss.graph.validate import validate_prompt
 from comfy_editloss.synthetic import make_edit_scene
-
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +96,69 @@ def test_missing_model_file_names_the_folders_searched(nodes, models_dir):
 def test_comfyui_clip_vision_files_get_a_hint(nodes, models_dir):
     save_file({"vision_model.embeddings.patch_embedding.weight": torch.zeros(4, 3, 2, 2)}, str(models_dir / "clip_vision_h.safetensors"))
     with pytest.raises(ValueError, match=r"is a Hugging Face transformers CLIP vision file .* use EditLoss CLIP Vision Encode$"):
-        nodes["EditLossOpenCLIPLoader"]().load("ViT-B-32", "clip_vision_h.safetensors", "fp32", False)
+        nodes["EditLossOpenCLIPLoader"]().load("ViT-B-32", "clip_vision_h.safetensors", "fp32")
+
+
+def _save_openai_style_archive(path):
+    """A TorchScript archive holding a random ViT-S-32's parameters under CLIP's names, as OpenAI's
+    original files hold theirs; returns the model."""
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clip = open_clip.create_model("ViT-S-32", pretrained=None).eval()
+
+        class Holder(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                for name, child in clip.named_children():
+                    setattr(self, name, child)
+                for name, parameter in clip.named_parameters(recurse=False):
+                    self.register_parameter(name, parameter)
+
+            def forward(self, x):
+                return x
+
+        torch.jit.trace(Holder(), torch.rand(1, 3), check_trace=False).save(str(path))
+    return clip
+
+
+def test_torchscript_archives_load_only_where_the_machine_allows_them(nodes, models_dir, monkeypatch, tmp_path):
+    """Loading a JIT archive runs code from the file, and a prompt may come from anyone who reaches
+    the server: the permission is EDITLOSS_TRUSTED_JIT in the server's environment; what a prompt or
+    an old saved workflow says for the former trusted_jit widget changes nothing."""
+    clip = _save_openai_style_archive(models_dir / "ViT-S-32.pt")
+    loader = nodes["EditLossOpenCLIPLoader"]
+    assert list(loader.INPUT_TYPES()["required"]) == ["architecture", "checkpoint", "precision"]
+    refused = r"is a TorchScript \(JIT\) archive, .* start the server with the environment variable EDITLOSS_TRUSTED_JIT=1\)"
+    for setting in (None, "0", "no", ""):
+        if setting is None:
+            monkeypatch.delenv("EDITLOSS_TRUSTED_JIT", raising=False)
+        else:
+            monkeypatch.setenv("EDITLOSS_TRUSTED_JIT", setting)
+        with pytest.raises(ValueError, match=refused):
+            loader().load("ViT-S-32", "ViT-S-32.pt", "fp32")
+    # a prompt that still says trusted_jit = true unlocks nothing
+    prompt = {"1": {"class_type": "EditLossOpenCLIPLoader", "inputs": {"architecture": "ViT-S-32", "checkpoint": "ViT-S-32.pt", "precision": "fp32", "trusted_jit": True}}}
+    with pytest.raises(NodeExecutionError, match=refused):
+        run_workflow(prompt, targets=["1"], output_dir=tmp_path / "output")
+    monkeypatch.setenv("EDITLOSS_TRUSTED_JIT", "perhaps")
+    with pytest.raises(ValueError, match=r"^EDITLOSS_TRUSTED_JIT must be 1 \(allow TorchScript archives\) or 0 \(refuse them\), got 'perhaps'$"):
+        loader().load("ViT-S-32", "ViT-S-32.pt", "fp32")
+    monkeypatch.setenv("EDITLOSS_TRUSTED_JIT", "1")
+    (encoder,) = loader().load("ViT-S-32", "ViT-S-32.pt", "fp32")
+    assert torch.equal(encoder.visual.conv1.weight, clip.visual.conv1.weight)
+    assert type(encoder.visual.transformer.resblocks[0].mlp.gelu).__name__ == "QuickGELU"  # OpenAI's archives use it
+
+
+def test_an_old_saved_open_clip_loader_converts_without_its_trusted_jit_value(models_dir):
+    """Saved workflows store widget values by position; trusted_jit was the last widget, so an old
+    save has one value more, which is dropped (as ComfyUI's frontend drops it) and never reaches the node."""
+    (models_dir / "ViT-S-32.safetensors").write_bytes(b"")
+    env = Environment.create()
+    saved = workflow([node(1, "EditLossOpenCLIPLoader", outputs=[out("encoder", "EDITLOSS_ENCODER")], widgets_values=["ViT-S-32", "ViT-S-32.safetensors", "fp32", True])], [])
+    prompt = convert(saved, env.catalogue)
+    assert prompt["1"]["inputs"] == {"architecture": "ViT-S-32", "checkpoint": "ViT-S-32.safetensors", "precision": "fp32"}
+    assert validate_prompt(prompt, env.catalogue, env.classes, require_outputs=False) == []
 
 
 class FakeClipVision:

@@ -61,17 +61,61 @@ def test_load_images_reads_a_folder_in_natural_order(nodes, compat, tmp_path):
     with pytest.raises(ValueError, match="gen_4.png is 8x5 but gen_1.jpg is 8x6"):
         node.load("generations", "*.png;*.jpg", "error")
     assert node.load("generations", "*.png;*.jpg", "resize")[0].shape == (5, 6, 8, 3)
-    with pytest.raises(FileNotFoundError, match="folder not found: .*missing"):
+    with pytest.raises(ValueError, match="^folder 'missing' is not a folder inside the input directory$"):
         node.load("missing", "*.png", "error")
     # and before the run, as ComfyUI validates a prompt
-    assert "folder not found" in nodes["EditLossLoadImages"].VALIDATE_INPUTS("missing", "*.png")
-    assert nodes["EditLossLoadImages"].VALIDATE_INPUTS("generations", "*.gif") == f"no image matching '*.gif' in {folder}"
+    assert nodes["EditLossLoadImages"].VALIDATE_INPUTS("missing", "*.png") == "folder 'missing' is not a folder inside the input directory"
+    assert nodes["EditLossLoadImages"].VALIDATE_INPUTS("generations", "*.gif") == "no image matching '*.gif' in folder 'generations'"
     assert nodes["EditLossLoadImages"].VALIDATE_INPUTS("generations", "*.png") is True
     with pytest.raises(ValueError, match="no image matching '\\*.webp'"):
         node.load("generations", "*.webp", "error")
     (folder / "broken.png").write_bytes(b"not a png")
     with pytest.raises(ValueError, match="cannot read image .*broken.png"):
         node.load("generations", "*.png", "resize")
+
+
+def test_load_images_stays_inside_comfyuis_folders(nodes, compat, tmp_path, monkeypatch):
+    """A prompt can come from anyone who reaches the server: absolute paths, '..' and symlinks that
+    lead out of the input folder are refused with one message that tells nothing about what is
+    there, while ComfyUI's annotated names reach the output and temp folders."""
+    outside = tmp_path / "private"
+    _save(outside / "secret_photo.png", np.zeros((4, 4, 3), np.uint8))
+    (outside / "passwords.txt").write_text("not an image")
+    inside = tmp_path / "input" / "generations"
+    _save(inside / "gen_1.png", np.full((4, 4, 3), 10, np.uint8))
+    (tmp_path / "input" / "escape").symlink_to(outside, target_is_directory=True)
+    (tmp_path / "input" / "notes.txt").write_text("a file, not a folder")
+    load_images = nodes["EditLossLoadImages"]
+    refused = [str(outside), "../private", "generations/../../private", "escape", "missing", "notes.txt", "~", "../private [input]"]
+    for folder in refused:
+        expected = f"folder {folder!r} is not a folder inside the input directory"
+        assert load_images.VALIDATE_INPUTS(folder, "*") == expected, folder
+        with pytest.raises(ValueError) as caught:
+            load_images().load(folder, "*", "error")
+        assert str(caught.value) == expected, folder
+        assert load_images.IS_CHANGED(folder, "*", "error") != load_images.IS_CHANGED(folder, "*", "error")  # NaN: re-run to report it
+    # a file inside a good folder that links out is refused too, naming only the link
+    (inside / "gen_2.png").symlink_to(outside / "secret_photo.png")
+    assert load_images.VALIDATE_INPUTS("generations", "*.png") == "gen_2.png in folder 'generations' links to a file outside the input directory"
+    (inside / "gen_2.png").unlink()
+    # ComfyUI's annotated names: 'name [input]', 'name [output]', 'name [temp]'
+    _save(tmp_path / "output" / "runs" / "a.png", np.full((4, 4, 3), 30, np.uint8))
+    _save(tmp_path / "temp" / "previews" / "b.png", np.full((4, 4, 3), 60, np.uint8))
+    for folder, value in (("generations [input]", 10), ("runs [output]", 30), ("previews [temp]", 60)):
+        images, _, count = load_images().load(folder, "*.png", "error")
+        assert count == 1 and float(images[0, 0, 0, 0]) == pytest.approx(value / 255), folder
+    assert load_images.VALIDATE_INPUTS("../input/generations [output]", "*.png") == (
+        "folder '../input/generations [output]' is not a folder inside the output directory")
+    # '..' that stays inside is fine, and so is an input folder that is itself a symlink
+    assert load_images().load("generations/../generations", "*.png", "error")[2] == 1
+    linked_input = tmp_path / "linked_input"
+    linked_input.symlink_to(tmp_path / "input", target_is_directory=True)
+    monkeypatch.setattr(compat, "input_directory", lambda: linked_input)
+    assert load_images().load("generations", "*.png", "error")[2] == 1
+    with pytest.raises(TypeError, match="^folder must be text naming a folder inside the input directory, got int 3$"):
+        load_images().load(3, "*.png", "error")
+    with pytest.raises(ValueError, match="^folder must name a folder inside the input directory \\(e.g. generations\\), got ' '$"):
+        load_images().load(" ", "*.png", "error")
 
 
 def test_report_writes_numbered_json_and_csv_and_shows_the_table(nodes, compat, tmp_path):
@@ -145,8 +189,26 @@ def test_overlay_node_and_the_edit_masks_own_mask(nodes):
     mine[:, :3] = 1
     assert torch.equal(mask_node.derive(before, after, 0.08, 1, 6, mine)[0], mine)
     assert mask_node.derive(before, after, 0.08, 1, 0)[0][0, 8, 8] == 1
-    with pytest.raises(ValueError, match="mask is 8x8 px but the images are 16x16"):
+    with pytest.raises(ValueError, match=r"^mask must be a MASK \[B, H, W\] of the images' size \(16, 16\), got a torch.float32 tensor of shape \(1, 8, 8\)"):
         mask_node.derive(before, after, 0.08, 1, 6, torch.zeros(1, 8, 8))
+
+
+def test_the_edit_masks_own_mask_is_checked_not_clamped_or_broadcast(nodes):
+    mask_node = nodes["EditLossEditMask"]()
+    before, after = torch.zeros(3, 16, 16, 3), torch.ones(1, 16, 16, 3)  # batch 1 on one side stands for every sample
+    soft = torch.linspace(0, 1, 16).expand(16, 16)
+    assert torch.equal(mask_node.derive(before, after, 0.08, 1, 6, soft)[0], soft[None])
+    for batch in (1, 3):
+        assert mask_node.derive(before, after, 0.08, 1, 6, soft.expand(batch, 16, 16))[0].shape == (batch, 16, 16)
+    for low, high in ((0.0, 1.5), (-0.25, 1.0)):
+        with pytest.raises(ValueError, match=rf"^mask must be in \[0, 1\], got values in \[{low:g}, {high:g}\]$"):
+            mask_node.derive(before, after, 0.08, 1, 6, torch.linspace(low, high, 16).expand(1, 16, 16))
+    with pytest.raises(ValueError, match=r"^mask must be in \[0, 1\], got values in \[nan, nan\]$"):
+        mask_node.derive(before, after, 0.08, 1, 6, torch.full((1, 16, 16), float("nan")))
+    with pytest.raises(ValueError, match=r"^batches differ \(before 3, after 1, mask 2\): give each input batch 1 \(used for every sample\) or the same batch$"):
+        mask_node.derive(before, after, 0.08, 1, 6, soft.expand(2, 16, 16))
+    with pytest.raises(TypeError, match=r"^mask must be a floating-point tensor"):
+        mask_node.derive(before, after, 0.08, 1, 6, torch.ones(1, 16, 16, dtype=torch.bool))
 
 
 class _FakeClipVision:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -170,6 +172,25 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
     with pytest.raises(FileExistsError):
         write_atomic(path, "new", exclusive=True)
     assert path.read_text() == "old"
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permission bits")
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_written_files_get_the_umasks_mode_as_a_plain_open_gives(tmp_path, umask, mode):
+    previous = os.umask(umask)
+    try:
+        replaced = write_atomic(tmp_path / "scores.json", "{}")
+        write_atomic(replaced, "[]")  # replacing keeps the mode of a new file
+        exclusive = write_atomic(tmp_path / "result.json", "{}", exclusive=True)
+        numbered = write_numbered(tmp_path, "scores", 1, {"json": "{}", "csv": "a\n"})
+        with open(tmp_path / "plain.txt", "w") as handle:
+            handle.write("what ComfyUI's SaveImage gets")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode) == mode
+    for path in (replaced, exclusive, *numbered):
+        assert stat.S_IMODE(path.stat().st_mode) == mode, path.name
+    assert replaced.read_text() == "[]" and not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
 @given(

@@ -70,6 +70,33 @@ def test_the_spectral_node_takes_the_band_centre_in_pixels(nodes, inputs):
         node.compute(generated, target, **options, center_period_px=1.5)
 
 
+@pytest.mark.parametrize("node_id", ["EditLossSpectralPeriod", "EditLossSpectrumPlot"])
+@pytest.mark.parametrize(
+    "period,kind,message",
+    [
+        (1.5, ValueError, r"^center_period_px must be 0 \(use the target's\) or at least 2 px \(Nyquist\), got 1\.5$"),
+        (0.5, ValueError, r"^center_period_px must be 0 \(use the target's\) or at least 2 px \(Nyquist\), got 0\.5$"),
+        (-4.0, ValueError, r"^center_period_px must be >= 0\.0, got -4\.0$"),
+        (float("nan"), ValueError, r"^center_period_px must be finite, got nan$"),
+        ("40", TypeError, r"^center_period_px must be a real number, got str '40'$"),
+    ],
+)
+def test_the_loss_and_its_picture_refuse_the_same_band_centres(nodes, inputs, node_id, period, kind, message):
+    generated, target, _ = inputs
+    cls = nodes[node_id]
+    with pytest.raises(kind, match=message):
+        getattr(cls(), cls.FUNCTION)(generated, target, **widgets(cls), center_period_px=period)
+
+
+def test_the_spectrum_picture_draws_the_band_where_the_loss_puts_it(nodes, inputs):
+    generated, target, _ = inputs
+    cls = nodes["EditLossSpectrumPlot"]
+    (targets_own,) = cls().draw(generated, target, **widgets(cls))
+    (default,) = cls().draw(generated, target, **widgets(cls), center_period_px=0.0)
+    (moved,) = cls().draw(generated, target, **widgets(cls), center_period_px=40.0)
+    assert torch.equal(targets_own, default) and (moved - default).abs().sum() > 100
+
+
 def test_the_period_node_reports_period_and_orientation_in_comfyui_layout(nodes):
     # Horizontal stripes repeat vertically: orientation 90 degrees in the IMAGE layout [B, H, W, 3].
     image = torch.cat([comfy_image("stripes", 16, 90), comfy_image("stripes", 10, 0)])

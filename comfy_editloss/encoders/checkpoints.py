@@ -63,8 +63,8 @@ def read_state_dict(path: str | os.PathLike, trusted_jit: bool = False) -> dict[
         if not trusted_jit:
             raise CheckpointError(
                 f"{path} is a TorchScript (JIT) archive, such as OpenAI's original CLIP files: loading one runs code "
-                "stored in the file. Load it only if you trust its source, with trusted_jit=True (the node's "
-                "'trusted_jit' switch), or convert it to .safetensors"
+                "stored in the file. Load it only if you trust its source, with trusted_jit=True (in ComfyUI: start the "
+                "server with the environment variable EDITLOSS_TRUSTED_JIT=1), or convert it to .safetensors"
             )
         with warnings.catch_warnings():  # torch deprecates TorchScript; these archives still need it
             warnings.simplefilter("ignore", FutureWarning)

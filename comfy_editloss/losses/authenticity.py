@@ -9,6 +9,11 @@ ranking_weight * L_rank``:
   :math:`\frac{1}{RF}\sum_{r,f} \max(0, m - (s_r - s_f))`, 0 (and reported as such) when the batch
   lacks one of the classes.
 
+Each term is defined once, per sample (:meth:`CombinedLoss.per_sample_terms`); the batch term of
+``forward`` is its mean over the batch. For the ranking term a sample's share is its mean hinge over
+the other class, and the mean of those ``R + F`` shares is the mean over the ``R * F`` pairs, since
+every pair is counted once from each side: ``(S / F + S / R) / (R + F) = S / (R F)``.
+
 The ranking term never builds the ``[R, F]`` matrix: with the fake scores sorted and their prefix sums,
 each real score's sum over the fakes it does not beat by the margin is a count and a difference of
 two prefix sums, so the cost is that of sorting (:func:`pairwise_margin_ranking`). Its value and
@@ -27,6 +32,28 @@ from torch import nn
 from .._checks import check_choice, check_float_tensor, check_number, describe
 
 REGRESSION_TYPES = ("mse", "smoothl1")
+TERMS = ("regression", "classification", "ranking")
+
+
+def _check_ranking_scores(real_scores: object, fake_scores: object, margin: object) -> tuple[float, torch.dtype]:
+    check_float_tensor(real_scores, "real_scores")
+    check_float_tensor(fake_scores, "fake_scores")
+    if real_scores.dim() != 1 or fake_scores.dim() != 1:
+        raise ValueError(f"real_scores and fake_scores must be 1-D, got {tuple(real_scores.shape)} and {tuple(fake_scores.shape)}")
+    return check_number(margin, "margin", minimum=0.0), torch.promote_types(real_scores.dtype, fake_scores.dtype)
+
+
+def _hinge_sums(anchors: torch.Tensor, others: torch.Tensor, margin: float, dtype: torch.dtype) -> torch.Tensor:
+    """For each anchor ``a``, ``sum over o of max(0, margin - (a - o))`` in float64, from the sorted
+    others and their prefix sums (both sides non-empty)."""
+    work = torch.float64
+    others_sorted, _ = torch.sort(others.to(dtype))
+    with torch.no_grad():
+        k = _first_counted(anchors.detach().to(dtype), others_sorted.detach(), margin)
+    others_sorted = others_sorted.to(work)
+    prefix = torch.cat([others_sorted.new_zeros(1), torch.cumsum(others_sorted, dim=0)])  # prefix[k] = sum of the k smallest
+    count = (others.shape[0] - k).to(work)
+    return count * (margin - anchors.to(work)) + (prefix[-1] - prefix[k])
 
 
 def pairwise_margin_ranking(real_scores: torch.Tensor, fake_scores: torch.Tensor, margin: float = 0.5) -> torch.Tensor:
@@ -37,25 +64,30 @@ def pairwise_margin_ranking(real_scores: torch.Tensor, fake_scores: torch.Tensor
     a prefix sum. The sums are taken in float64 (prefix sums of 100,000 float32 values would lose
     digits to cancellation); the result has the inputs' dtype. Returns 0 if either side is empty.
     """
-    check_float_tensor(real_scores, "real_scores")
-    check_float_tensor(fake_scores, "fake_scores")
-    if real_scores.dim() != 1 or fake_scores.dim() != 1:
-        raise ValueError(f"real_scores and fake_scores must be 1-D, got {tuple(real_scores.shape)} and {tuple(fake_scores.shape)}")
-    margin = check_number(margin, "margin", minimum=0.0)
-    dtype = torch.promote_types(real_scores.dtype, fake_scores.dtype)
+    margin, dtype = _check_ranking_scores(real_scores, fake_scores, margin)
     n_real, n_fake = real_scores.shape[0], fake_scores.shape[0]
     if n_real == 0 or n_fake == 0:
         return (real_scores.sum() * 0 + fake_scores.sum() * 0).to(dtype)
-    work = torch.float64
-    real = real_scores.to(work)
-    fake_sorted, _ = torch.sort(fake_scores.to(dtype))
-    with torch.no_grad():
-        k = _first_counted(real_scores.detach().to(dtype), fake_sorted.detach(), margin)
-    fake_sorted = fake_sorted.to(work)
-    prefix = torch.cat([fake_sorted.new_zeros(1), torch.cumsum(fake_sorted, dim=0)])  # prefix[k] = sum of the k smallest
-    count = (n_fake - k).to(work)
-    per_real = count * (margin - real) + (prefix[-1] - prefix[k])
-    return (per_real.sum() / (n_real * n_fake)).to(dtype)
+    return (_hinge_sums(real_scores, fake_scores, margin, dtype).sum() / (n_real * n_fake)).to(dtype)
+
+
+def margin_ranking_per_sample(real_scores: torch.Tensor, fake_scores: torch.Tensor, margin: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Each score's share of :func:`pairwise_margin_ranking`: ``(per_real [R], per_fake [F])``, a real
+    score's mean hinge ``max(0, margin - (s_r - s_f))`` over the fakes and a fake score's over the
+    reals (0 for every score when a side is empty). The mean of all ``R + F`` shares is
+    :func:`pairwise_margin_ranking`'s value, with its gradients.
+
+    A fake's hinges are a real's with both sides negated (``margin - (-s_f - (-s_r))``, the same
+    number in floating point), so both sides share the sorted, prefix-sum computation and its
+    tie decisions.
+    """
+    margin, dtype = _check_ranking_scores(real_scores, fake_scores, margin)
+    n_real, n_fake = real_scores.shape[0], fake_scores.shape[0]
+    if n_real == 0 or n_fake == 0:
+        return (real_scores * 0).to(dtype), (fake_scores * 0).to(dtype)
+    per_real = _hinge_sums(real_scores, fake_scores, margin, dtype) / n_fake
+    per_fake = _hinge_sums(-fake_scores, -real_scores, margin, dtype) / n_real
+    return per_real.to(dtype), per_fake.to(dtype)
 
 
 def _first_counted(real: torch.Tensor, fake_sorted: torch.Tensor, margin: float) -> torch.Tensor:
@@ -112,6 +144,11 @@ def _check_inputs(scores: object, logits: object, labels: object) -> tuple[torch
     return scores, logits, labels
 
 
+def _defined_in(cls: type, name: str) -> type:
+    """The class of ``cls``'s MRO whose body defines ``name``."""
+    return next(klass for klass in cls.__mro__ if name in vars(klass))
+
+
 class CombinedLoss(nn.Module):
     """Seed 002's combined loss for an authenticity scorer.
 
@@ -122,10 +159,17 @@ class CombinedLoss(nn.Module):
 
     ``forward(scores, logits, labels)`` returns ``(total, loss_dict)``: ``total`` a scalar tensor,
     ``loss_dict`` plain floats ``regression``, ``classification``, ``ranking``, ``total`` and the
-    number of ``ranking_pairs`` (0: the batch lacks reals or fakes, and ranking is 0). Subclasses
-    override ``_regression_loss``, ``_classification_loss`` or ``_ranking_loss``, or take extra
-    keyword tensors in their own ``forward(scores, logits, labels, **extra)`` and call
-    ``super().forward(scores, logits, labels)`` (the seed's extension points).
+    number of ``ranking_pairs`` (0: the batch lacks reals or fakes, and ranking is 0).
+
+    Each term is defined once, per sample: ``_regression_per_sample(scores, labels)``,
+    ``_classification_per_sample(logits, labels)`` and ``_ranking_per_sample(scores, labels)`` give
+    ``[B]``; ``forward``'s term is their mean (``_regression_loss`` and so on) and
+    :meth:`per_sample_terms` reports them. A subclass changes a term by overriding its per-sample form,
+    as :class:`FocalCombinedLoss` does, and both follow. The seed's extension points work too: the
+    batch forms ``_regression_loss``, ``_classification_loss`` or ``_ranking_loss``, after which
+    :meth:`per_sample_terms` refuses to report a form it cannot know; or extra keyword tensors in the
+    subclass's own ``forward(scores, logits, labels, **extra)`` that calls
+    ``super().forward(scores, logits, labels)``.
     """
 
     def __init__(
@@ -143,18 +187,30 @@ class CombinedLoss(nn.Module):
         self.regression_type = check_choice(regression_type, "regression_type", REGRESSION_TYPES)
         self.margin = check_number(margin, "margin", minimum=0.0)
 
-    def _regression_loss(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def _regression_per_sample(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         target = labels.to(scores.dtype)
         if self.regression_type == "mse":
-            return F.mse_loss(scores, target)
-        return F.smooth_l1_loss(scores, target)
+            return F.mse_loss(scores, target, reduction="none")
+        return F.smooth_l1_loss(scores, target, reduction="none")
+
+    def _classification_per_sample(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits, (labels > 0.5).long(), reduction="none")
+
+    def _ranking_per_sample(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """A real's mean hinge over the fakes, a fake's over the reals (0 without a pair): their mean
+        is the mean over every real x fake pair."""
+        real = labels > 0.5
+        per_real, per_fake = margin_ranking_per_sample(scores[real], scores[~real], self.margin)
+        return torch.zeros_like(scores).masked_scatter(real, per_real).masked_scatter(~real, per_fake)
+
+    def _regression_loss(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self._regression_per_sample(scores, labels).mean()
 
     def _classification_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(logits, (labels > 0.5).long())
+        return self._classification_per_sample(logits, labels).mean()
 
     def _ranking_loss(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        real = labels > 0.5
-        return pairwise_margin_ranking(scores[real], scores[~real], self.margin)
+        return self._ranking_per_sample(scores, labels).mean()
 
     def forward(self, scores: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor, **extra: object) -> tuple[torch.Tensor, dict]:
         if extra:
@@ -180,21 +236,28 @@ class CombinedLoss(nn.Module):
         return total, loss_dict
 
     def per_sample_terms(self, scores: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Each term's share per sample ``[B]`` (for pictures and reports; no gradient): the squared
-        (or SmoothL1) error, the cross-entropy, and the mean hinge of the sample over the other class."""
+        """Each term per sample ``[B]`` (for pictures and reports; no gradient), from the same
+        definitions as ``forward``, whose terms are their means: the squared (or SmoothL1) error, the
+        cross-entropy (focal in :class:`FocalCombinedLoss`), and the mean hinge of the sample over
+        the other class.
+
+        Raises ``TypeError`` for a subclass that overrides a batch form (``_classification_loss``)
+        after its per-sample form: the values would not be the ones ``forward`` averages."""
+        for term in TERMS:
+            batch_owner = _defined_in(type(self), f"_{term}_loss")
+            per_sample_owner = _defined_in(type(self), f"_{term}_per_sample")
+            if batch_owner is not per_sample_owner and issubclass(batch_owner, per_sample_owner):
+                raise TypeError(
+                    f"{batch_owner.__name__} overrides _{term}_loss (the batch value) but not _{term}_per_sample, so its "
+                    f"{term} term per sample is unknown: override _{term}_per_sample instead (the batch value is its mean)"
+                )
         scores, logits, labels = _check_inputs(scores, logits, labels)
         with torch.no_grad():
-            target = labels.to(scores.dtype)
-            regression = F.mse_loss(scores, target, reduction="none") if self.regression_type == "mse" else F.smooth_l1_loss(scores, target, reduction="none")
-            classification = F.cross_entropy(logits, (labels > 0.5).long(), reduction="none")
-            real = labels > 0.5
-            ranking = torch.zeros_like(scores)
-            if bool(real.any()) and bool((~real).any()):
-                for index in torch.nonzero(real).flatten().tolist():
-                    ranking[index] = pairwise_margin_ranking(scores[index : index + 1], scores[~real], self.margin)
-                for index in torch.nonzero(~real).flatten().tolist():
-                    ranking[index] = pairwise_margin_ranking(scores[real], scores[index : index + 1], self.margin)
-        return {"regression": regression, "classification": classification, "ranking": ranking}
+            return {
+                "regression": self._regression_per_sample(scores, labels),
+                "classification": self._classification_per_sample(logits, labels),
+                "ranking": self._ranking_per_sample(scores, labels),
+            }
 
     def extra_repr(self) -> str:
         return (
@@ -210,10 +273,10 @@ class FocalCombinedLoss(CombinedLoss):
         super().__init__(**kwargs)
         self.gamma = check_number(gamma, "gamma", minimum=0.0)
 
-    def _classification_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        ce = F.cross_entropy(logits, (labels > 0.5).long(), reduction="none")
+    def _classification_per_sample(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        ce = super()._classification_per_sample(logits, labels)
         pt = torch.exp(-ce)
-        return ((1 - pt) ** self.gamma * ce).mean()
+        return (1 - pt) ** self.gamma * ce
 
     def extra_repr(self) -> str:
         return f"gamma={self.gamma}, " + super().extra_repr()

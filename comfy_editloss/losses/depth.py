@@ -92,12 +92,15 @@ def weighted_smooth_l1(pred: torch.Tensor, target: torch.Tensor, weight: torch.T
 
 @dataclass
 class DepthConsistencyTerms:
-    """The loss and its three terms (scalars, or ``[B]`` with ``reduction="none"``)."""
+    """The loss and its three terms (scalars, or ``[B]`` with ``reduction="none"``). A batch result
+    also carries, in ``per_sample``, the terms ``reduction="none"`` gives, from the same pass: a
+    caller that reports both (a node's loss and its per-generation scores) computes the loss once."""
 
     total: torch.Tensor
     inside: torch.Tensor
     outside: torch.Tensor
     edge: torch.Tensor
+    per_sample: DepthConsistencyTerms | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -310,7 +313,8 @@ def depth_consistency_loss(
 
     Returns:
         :class:`DepthConsistencyTerms` (``total``, ``inside``, ``outside``, ``edge``) in float32 (float64
-        for float64 inputs).
+        for float64 inputs); with ``reduction="mean"`` its ``per_sample`` holds the per-sample terms
+        of the same pass.
 
     NaN/Inf pixels of ``d_pred`` or ``d_tgt`` are left out of every term and get zero gradient; a
     depth gradient counts only where both of its pixels are valid.
@@ -346,11 +350,13 @@ def depth_consistency_loss(
         terms = {term: (sums[i], totals[i]) for i, term in enumerate(_TERMS)}
         edge_x, edge_y = terms["edge_x"], terms["edge_y"]
 
-        def finish(sums: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        def per_sample(sums: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
             total, weight = sums
-            if reduction == "none":
-                per = total / weight.clamp_min(eps)
-                return per * weights.to(per) if weights is not None else per
+            per = total / weight.clamp_min(eps)
+            return per * weights.to(per) if weights is not None else per
+
+        def batch(sums: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+            total, weight = sums
             if sample_weighting == "pixels":
                 return total.sum() / weight.sum().clamp_min(eps)
             present = (weight > 0).to(total.dtype)
@@ -358,11 +364,18 @@ def depth_consistency_loss(
             per = total / weight.clamp_min(eps)
             return (per * sample_weight).sum() / sample_weight.sum().clamp_min(eps)
 
-        inside = finish(terms["inside"])
-        outside = finish(terms["outside"])
-        edge = 0.5 * (finish(edge_x) + finish(edge_y))
-        total = w_inside * inside + w_outside * outside + w_edge * edge
-        return DepthConsistencyTerms(total=total, inside=inside, outside=outside, edge=edge)
+        def combined(finish) -> DepthConsistencyTerms:
+            inside = finish(terms["inside"])
+            outside = finish(terms["outside"])
+            edge = 0.5 * (finish(edge_x) + finish(edge_y))
+            total = w_inside * inside + w_outside * outside + w_edge * edge
+            return DepthConsistencyTerms(total=total, inside=inside, outside=outside, edge=edge)
+
+        if reduction == "none":
+            return combined(per_sample)
+        result = combined(batch)
+        result.per_sample = combined(per_sample)
+        return result
 
 
 class DepthConsistencyLoss(torch.nn.Module):

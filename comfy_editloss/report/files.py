@@ -1,10 +1,11 @@
 """Files that are written, never overwritten: ComfyUI's numbering (``scores_00001_.json``), atomic
-writes (a temporary file and a rename, so an interrupted run leaves no half-written file)."""
+writes (a temporary file and a rename, so an interrupted run leaves no half-written file). They get
+the permissions a plain ``open()`` gives (``0666`` less the umask), as ComfyUI's own saved images do."""
 
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 import time
 from pathlib import Path
 from typing import Mapping
@@ -36,12 +37,24 @@ def numbered_path(prefix: str, output_dir: Path, width: int = 0, height: int = 0
     return folder, stem, counter + 1, subfolder
 
 
+def _new_temporary(path: Path) -> tuple[int, Path]:
+    """A new, exclusively created temporary file next to ``path``. Unlike ``tempfile.mkstemp`` (always
+    ``0600``) it is created with mode ``0666`` for the umask to reduce, so the renamed file can be
+    read by whoever may read the folder's other outputs (a web server, a sync job, a colleague)."""
+    while True:
+        temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), temporary
+        except FileExistsError:  # a name another writer drew: draw again
+            continue
+
+
 def write_atomic(path: str | os.PathLike, text: str, exclusive: bool = False) -> Path:
     """Write ``text`` to ``path`` through a temporary file in the same folder and a rename, so that a
     reader (or an interrupted run) never sees half a file. ``exclusive``: fail if ``path`` exists."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    handle, temporary = _new_temporary(path)
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
             out.write(text)
