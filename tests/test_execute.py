@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from comfy_editloss.graph.catalogue import Catalogue
-from comfy_editloss.graph.execute import Interrupted, NodeExecutionError, NotRunnableError, Runner, check_output, describe_value
+from comfy_editloss.graph.execute import Interrupted, NodeExecutionError, NotRunnableError, Runner, check_output, describe_value, fingerprint
 from comfy_editloss.graph.validate import PromptValidationError
 
 CALLS: list[str] = []
@@ -63,6 +63,15 @@ def _mutate(self, image):
     return (image,)
 
 
+def _ramp(self, value):
+    return (torch.linspace(0.0, 1.0, 48).reshape(1, 4, 4, 3),)
+
+
+def _flip_rows(self, image):
+    image.copy_(image.flip(1))  # the same values in another order: sums cannot tell
+    return (image,)
+
+
 def _counter(self, seed):
     CALLS.append(f"Counter({seed})")
     return (float(seed),)
@@ -78,6 +87,8 @@ CLASSES = {
     "TFail": _node("TFail", {"required": {"value": ("FLOAT", {"forceInput": True})}}, ("FLOAT",), _fail),
     "TImage": _node("TImage", {"required": {"value": ("FLOAT", {"default": 0.5, "min": -10.0, "max": 10.0})}}, ("IMAGE",), _image),
     "TMutate": _node("TMutate", {"required": {"image": ("IMAGE", {})}}, ("IMAGE",), _mutate),
+    "TRamp": _node("TRamp", {"required": {"value": ("FLOAT", {"default": 0.0})}}, ("IMAGE",), _ramp),
+    "TFlipRows": _node("TFlipRows", {"required": {"image": ("IMAGE", {})}}, ("IMAGE",), _flip_rows),
     "TCounter": _node("TCounter", {"required": {"seed": ("INT", {"default": 0, "min": 0, "max": 100})}}, ("FLOAT",), _counter,
                       IS_CHANGED=classmethod(lambda cls, seed: float("nan") if seed == 99 else seed)),
 }
@@ -213,6 +224,16 @@ def test_in_place_modification_of_an_input_is_caught(runner):
               "3": {"class_type": "TShow", "inputs": {"value": ["2", 0]}}}
     with pytest.raises(NodeExecutionError, match=r"^<prompt>: node 2 \(TMutate\) failed: modified its input 'image' in place"):
         runner.run(prompt)
+
+
+def test_an_input_permuted_in_place_is_caught_however_small():
+    runner = Runner(CLASSES, Catalogue.core().with_classes(CLASSES))
+    prompt = {"1": {"class_type": "TRamp", "inputs": {"value": 0.0}}, "2": {"class_type": "TFlipRows", "inputs": {"image": ["1", 0]}},
+              "3": {"class_type": "TShow", "inputs": {"value": ["2", 0]}}}
+    with pytest.raises(NodeExecutionError, match=r"^<prompt>: node 2 \(TFlipRows\) failed: modified its input 'image' in place"):
+        runner.run(prompt)
+    assert fingerprint(torch.tensor(1.0)) != fingerprint(torch.tensor(2.0))  # 0-d tensors too
+    assert fingerprint(torch.zeros(0, 3)) != fingerprint(torch.zeros(3, 0))
 
 
 def test_check_output_contracts():
