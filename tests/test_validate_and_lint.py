@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from comfy_editloss.graph.catalogue import Catalogue
 from comfy_editloss.graph.pack import PackLoadError, lint_class, lint_pack, load_pack
+from comfy_editloss.graph.runtime import Environment, validate_workflow
 from comfy_editloss.graph.validate import KINDS, validate_prompt
 
 
@@ -129,6 +132,47 @@ def test_file_names_are_accepted_only_for_nodes_that_cannot_run_here(catalogue):
     assert validate_prompt(prompt, catalogue) == []
     prompt["20"]["inputs"]["vae_name"] = "ae"
     assert [i.kind for i in validate_prompt(prompt, catalogue)] == ["value_not_in_list"]
+
+
+def file_loading_prompt(image, depth):
+    return {
+        "1": {"class_type": "LoadImage", "inputs": {"image": image}},
+        "2": {"class_type": "PreviewImage", "inputs": {"images": ["1", 0]}},
+        "3": {"class_type": "EditLossLoadDepth", "inputs": {"file": depth, "space": "depth", "scale": 1.0}},
+        "4": {"class_type": "EditLossDepthToImage", "inputs": {"depth": ["3", 0], "colours": "grey"}},
+        "5": {"class_type": "PreviewImage", "inputs": {"images": ["4", 0]}},
+    }
+
+
+def test_input_files_come_from_the_input_folder_and_are_always_checked(tmp_path, monkeypatch):
+    input_dir, working_dir, empty_dir = tmp_path / "input", tmp_path / "cwd", tmp_path / "empty"
+    for folder in (input_dir, working_dir, empty_dir):
+        folder.mkdir()
+    for folder, stem in ((input_dir, "given"), (working_dir, "other"), (tmp_path, "secret")):
+        Image.new("RGB", (4, 4)).save(folder / f"{stem}.png")
+        np.save(folder / f"{stem}.npy", np.ones((4, 4), np.float32))
+    monkeypatch.chdir(working_dir)  # files here must neither be offered nor hide those of the input folder
+    env = Environment.create()
+
+    def problems(image, depth, folder=input_dir):
+        return messages(validate_workflow(file_loading_prompt(image, depth), env, input_dir=folder))
+
+    assert problems("given.png", "given.npy") == []
+    outside = f"image must name a file inside the input folder {input_dir}, not a path outside it"
+    assert problems("../secret.png", "../secret.npy") == [
+        f"<workflow>: node 1 (LoadImage) input 'image': Invalid image file: ../secret.png: {outside} [custom_validation_failed]",
+        "<workflow>: node 3 (EditLossLoadDepth) input 'file': '../secret.npy' is not one of 'given.npy', 'given.png' [value_not_in_list]",
+    ]
+    secret = str(tmp_path / "secret")
+    assert problems(secret + ".png", secret + ".npy") == [
+        f"<workflow>: node 1 (LoadImage) input 'image': Invalid image file: {secret}.png: {outside} [custom_validation_failed]",
+        f"<workflow>: node 3 (EditLossLoadDepth) input 'file': '{secret}.npy' is not one of 'given.npy', 'given.png' [value_not_in_list]",
+    ]
+    assert problems("other.png", "other.npy")[1].endswith("'other.npy' is not one of 'given.npy', 'given.png' [value_not_in_list]")
+    assert problems("given.png", "given.npy", empty_dir) == [
+        "<workflow>: node 1 (LoadImage) input 'image': Invalid image file: given.png [custom_validation_failed]",
+        "<workflow>: node 3 (EditLossLoadDepth) input 'file': 'given.npy' is not an option: the list of options is empty [value_not_in_list]",
+    ]
 
 
 # --------------------------------------------------------------------------------------------

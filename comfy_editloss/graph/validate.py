@@ -3,8 +3,12 @@
 Problem kinds are ComfyUI's own (``execution.py``: ``validate_inputs``/``validate_prompt``), plus
 ``dangling_link`` and ``cycle``. It is stricter than ComfyUI where ComfyUI silently coerces: an
 ``INT`` given ``5.7`` or a ``BOOLEAN`` given the string ``"false"`` is an error here, where ComfyUI
-would run with ``5`` and ``True``. Combos whose catalogue lists no options (model files that are
-not on this machine) are not checked for membership.
+would run with ``5`` and ``True``.
+
+Combos of nodes that run here are checked against the options their class lists at validation time
+(as ComfyUI calls ``INPUT_TYPES`` when it validates), so file lists are those of the runner's input
+folder; an empty list holds nothing. Combos of nodes that cannot run here come from the catalogue,
+whose file lists are those of the machine it was made on: file names and empty lists are not checked.
 """
 
 from __future__ import annotations
@@ -105,6 +109,7 @@ def validate_prompt(
     if not isinstance(prompt, Mapping) or not prompt:
         return [ValidationIssue("invalid_prompt", "a prompt is a non-empty JSON object of node id -> node", source)]
     classes = classes or {}
+    live_specs: dict[str, NodeSpec | str] = {}
     issues: list[ValidationIssue] = []
     for node_id in sorted(prompt, key=_id_order):
         entry = prompt[node_id]
@@ -119,13 +124,30 @@ def validate_prompt(
             ))
             continue
         if only is None or str(node_id) in only:
-            issues += _validate_node(str(node_id), entry, spec, prompt, catalogue, classes.get(spec.name), source, spec.name in classes)
+            node_class = classes.get(spec.name)
+            if node_class is not None:
+                if spec.name not in live_specs:
+                    live_specs[spec.name] = _live_spec(spec, node_class)
+                spec = live_specs[spec.name]
+                if isinstance(spec, str):
+                    issues.append(ValidationIssue("exception_during_validation", spec, source, str(node_id), entry["class_type"]))
+                    continue
+            issues += _validate_node(str(node_id), entry, spec, prompt, catalogue, node_class, source, node_class is not None)
     issues += _cycles(prompt, source)
     if require_outputs and not any(
         isinstance(e, Mapping) and (s := catalogue.get(e.get("class_type"))) is not None and s.output_node for e in prompt.values()
     ):
         issues.append(ValidationIssue("prompt_no_outputs", "the prompt has no output node, so nothing would run", source))
     return issues
+
+
+def _live_spec(spec: NodeSpec, node_class: type) -> NodeSpec | str:
+    """The interface a runnable class declares now (its file lists read from the current folders),
+    or why ``INPUT_TYPES`` failed."""
+    try:
+        return NodeSpec.from_class(spec.name, node_class, spec.display_name)
+    except Exception as exc:  # noqa: BLE001 - a pack's broken INPUT_TYPES is a finding, not a crash
+        return f"INPUT_TYPES raised {type(exc).__name__}: {exc}"
 
 
 def _id_order(node_id: Any) -> tuple:
@@ -151,7 +173,7 @@ def _validate_node(node_id, entry, spec: NodeSpec, prompt, catalogue, node_class
         if is_link(value):
             _check_link(value, inp, prompt, catalogue, issue)
         elif inp.name not in custom:
-            _check_value(_unbox(value), inp, issue, files_unknown=not runnable)
+            _check_value(_unbox(value), inp, issue, listed_elsewhere=not runnable)
     if node_class is not None and hasattr(node_class, "VALIDATE_INPUTS"):
         _run_custom_validation(node_class, inputs, spec, prompt, catalogue, issue)
     return issues
@@ -195,7 +217,8 @@ def _names_a_file(value: Any) -> bool:
     return isinstance(value, str) and value.lower().endswith(FILE_EXTENSIONS)
 
 
-def _check_value(value: Any, inp: InputSpec, issue, files_unknown: bool = False) -> None:
+def _check_value(value: Any, inp: InputSpec, issue, listed_elsewhere: bool = False) -> None:
+    """``listed_elsewhere``: the combo's options come from the catalogue's machine, not this one."""
     kind = inp.type
     if kind == "INT":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float) and not value.is_integer()):
@@ -215,9 +238,13 @@ def _check_value(value: Any, inp: InputSpec, issue, files_unknown: bool = False)
         return
     elif kind == "COMBO":
         choices = inp.choices or ()
-        if files_unknown and _names_a_file(value):
+        if listed_elsewhere and (_names_a_file(value) or not choices):
             return
-        if choices and not inp.options.get("multiselect") and value not in choices:
+        if inp.options.get("multiselect") or value in choices:
+            return
+        if not choices:
+            issue("value_not_in_list", f"{value!r} is not an option: the list of options is empty", inp.name)
+        else:
             shown = ", ".join(repr(c) for c in list(choices)[:8]) + (", ..." if len(choices) > 8 else "")
             issue("value_not_in_list", f"{value!r} is not one of {shown}", inp.name)
         return
