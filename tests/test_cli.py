@@ -140,7 +140,7 @@ def test_run_workflow_helper(case):
     assert torch.equal(direct.output("9", 1).values, scores.values)
     with pytest.raises(NotRunnableError, match=r"node\(s\) 2 \(VAELoader\), 4 \(VAEEncode\) cannot run here"):
         run_workflow(case / "wf.json", inject={"3:0": case / "before.npy"}, targets=["4"], output_dir=case / "out")
-    with pytest.raises(PromptValidationError, match=r"node 9 \(EditLossNoEditIdentity\) input 'margin': -1 is smaller than the minimum 0.0 \[value_smaller_than_min\]$"):
+    with pytest.raises(PromptValidationError, match=r"node 9 \(EditLossNoEditIdentity\) input 'margin': -1.0 is smaller than the minimum 0.0 \[value_smaller_than_min\]$"):
         broken = latent_scoring_workflow()
         broken["nodes"][8]["widgets_values"] = [-1.0, "cos", "mean"]
         run_workflow(broken, inject={"3:0": case / "before.npy", "4:0": case / "after.npy", "5:0": case / "gen.npy"}, input_dir=case, output_dir=case / "out")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
 import torch
+from PIL import Image
 
 from comfy_editloss.graph.catalogue import Catalogue
 from comfy_editloss.graph.execute import Interrupted, NodeExecutionError, NotRunnableError, Runner, check_output, describe_value, fingerprint
+from comfy_editloss.graph.host import HOST_NODES, HostFolders, using_folders
 from comfy_editloss.graph.validate import PromptValidationError
 
 CALLS: list[str] = []
@@ -72,6 +75,10 @@ def _flip_rows(self, image):
     return (image,)
 
 
+def _echo(self, value, count):
+    return (value, count)
+
+
 def _counter(self, seed):
     CALLS.append(f"Counter({seed})")
     return (float(seed),)
@@ -89,6 +96,7 @@ CLASSES = {
     "TMutate": _node("TMutate", {"required": {"image": ("IMAGE", {})}}, ("IMAGE",), _mutate),
     "TRamp": _node("TRamp", {"required": {"value": ("FLOAT", {"default": 0.0})}}, ("IMAGE",), _ramp),
     "TFlipRows": _node("TFlipRows", {"required": {"image": ("IMAGE", {})}}, ("IMAGE",), _flip_rows),
+    "TEcho": _node("TEcho", {"required": {"value": ("FLOAT", {"default": 0.0}), "count": ("INT", {"default": 0})}}, ("FLOAT", "INT"), _echo),
     "TCounter": _node("TCounter", {"required": {"seed": ("INT", {"default": 0, "min": 0, "max": 100})}}, ("FLOAT",), _counter,
                       IS_CHANGED=classmethod(lambda cls, seed: float("nan") if seed == 99 else seed)),
 }
@@ -234,6 +242,24 @@ def test_an_input_permuted_in_place_is_caught_however_small():
         runner.run(prompt)
     assert fingerprint(torch.tensor(1.0)) != fingerprint(torch.tensor(2.0))  # 0-d tensors too
     assert fingerprint(torch.zeros(0, 3)) != fingerprint(torch.zeros(3, 0))
+
+
+def test_number_widgets_reach_the_node_and_the_saved_prompt_cast_as_in_comfyui(tmp_path):
+    classes = {**CLASSES, "SaveImage": HOST_NODES["SaveImage"]}
+    runner = Runner(classes, Catalogue.core().with_classes(classes))
+    prompt = {"1": {"class_type": "TEcho", "inputs": {"value": 1, "count": 2.0}}, "2": {"class_type": "TShow", "inputs": {"value": ["1", 0]}},
+              "3": {"class_type": "TShow", "inputs": {"value": ["1", 1]}},
+              "4": {"class_type": "TImage", "inputs": {"value": 1}}, "5": {"class_type": "SaveImage", "inputs": {"images": ["4", 0], "filename_prefix": "cast"}}}
+    with using_folders(HostFolders(tmp_path, tmp_path / "output", tmp_path / "temp")):
+        result = runner.run(prompt)
+    value, count = result.output("1", 0), result.output("1", 1)
+    assert (value, type(value), count, type(count)) == (1.0, float, 2, int)
+    assert result.ui["2"] == {"text": ["2=1.0"]} and result.ui["3"] == {"text": ["3=2"]}
+    with Image.open(tmp_path / "output" / "cast_00001_.png") as png:
+        saved = png.text["prompt"]
+    assert '"inputs": {"value": 1.0, "count": 2}' in saved and '"inputs": {"value": 1.0}' in saved  # what ComfyUI writes
+    assert json.loads(saved)["2"] == prompt["2"]
+    assert type(prompt["1"]["inputs"]["value"]) is int  # the caller's prompt is left as it is
 
 
 def test_check_output_contracts():

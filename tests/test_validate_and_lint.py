@@ -122,6 +122,26 @@ def test_only_limits_input_checks_to_the_nodes_that_will_run(catalogue):
     assert [i.kind for i in validate_prompt(prompt, catalogue, only={"4"})] == ["value_smaller_than_min"]
 
 
+def test_numbers_are_cast_as_comfyui_casts_them_and_what_it_cannot_cast_gets_its_error(catalogue):
+    prompt = good_prompt(cfg=7, steps="20", denoise={"__value__": 1})
+    prompt["3"]["inputs"]["width"] = 512.0
+    casts = {}
+    assert validate_prompt(prompt, catalogue, casts=casts) == []
+    assert casts == {"3": {"width": 512}, "4": {"steps": 20, "cfg": 7.0, "denoise": 1.0}}
+    assert [type(v) for v in (casts["3"]["width"], casts["4"]["steps"], casts["4"]["cfg"], casts["4"]["denoise"])] == [int, int, float, float]
+    assert prompt["4"]["inputs"]["cfg"] == 7 and type(prompt["4"]["inputs"]["cfg"]) is int  # the prompt given is left as it is
+    bad = good_prompt(seed=float("inf"), steps={"n": 20}, cfg="high")
+    assert messages(validate_prompt(bad, catalogue, source="g.json")) == [
+        "g.json: node 4 (KSampler) input 'seed': Failed to convert an input value to a INT value: inf (cannot convert float infinity to integer) [invalid_input_type]",
+        "g.json: node 4 (KSampler) input 'steps': Failed to convert an input value to a INT value: {'n': 20} "
+        "(int() argument must be a string, a bytes-like object or a real number, not 'dict') [invalid_input_type]",
+        "g.json: node 4 (KSampler) input 'cfg': Failed to convert an input value to a FLOAT value: 'high' (could not convert string to float: 'high') [invalid_input_type]",
+    ]
+    assert messages(validate_prompt(good_prompt(steps="0"), catalogue, source="g.json")) == [
+        "g.json: node 4 (KSampler) input 'steps': 0 is smaller than the minimum 1 [value_smaller_than_min]",  # the cast value is checked
+    ]
+
+
 def test_file_names_are_accepted_only_for_nodes_that_cannot_run_here(catalogue):
     prompt = good_prompt()
     prompt["1"]["inputs"]["ckpt_name"] = "model"  # not a file name: the (empty) list cannot hold it either

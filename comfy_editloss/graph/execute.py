@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from .catalogue import Catalogue, NodeSpec
-from .validate import PromptValidationError, _id_order, is_link, validate_prompt
+from .validate import PromptValidationError, _id_order, is_link, validate_prompt, with_casts
 
 
 class NodeExecutionError(RuntimeError):
@@ -211,6 +211,8 @@ class Runner:
 
         Args:
             inject: ``{(node_id, slot): value}`` outputs given instead of computed; the node does not run.
+            validate: check the prompt first, and cast its numbers as ComfyUI does (``prompt`` itself
+                is not modified); without it, widget values reach the nodes as they are.
         """
         self._interrupt.clear()
         inject = {(str(k[0]), int(k[1])): v for k, v in (inject or {}).items()}
@@ -230,9 +232,11 @@ class Runner:
             order = None  # a malformed or looping prompt: validation says why
         if validate:
             needed = set(order) - injected_nodes if order is not None and targets else None
-            issues = validate_prompt(prompt, self.catalogue, self.classes, source, require_outputs=not targets, only=needed)
+            casts: dict[str, dict[str, Any]] = {}
+            issues = validate_prompt(prompt, self.catalogue, self.classes, source, require_outputs=not targets, only=needed, casts=casts)
             if issues:
                 raise PromptValidationError(issues)
+            prompt = with_casts(prompt, casts)  # what the nodes get, and the PROMPT they see, as in ComfyUI
         if order is None:
             order = self._order(prompt, targets, injected_nodes)
         not_runnable = [n for n in order if n not in injected_nodes and prompt[n]["class_type"] not in self.classes]

@@ -1,9 +1,14 @@
 """Validate an API-format prompt against the node catalogue, collecting every problem at once.
 
 Problem kinds are ComfyUI's own (``execution.py``: ``validate_inputs``/``validate_prompt``), plus
-``dangling_link`` and ``cycle``. It is stricter than ComfyUI where ComfyUI silently coerces: an
-``INT`` given ``5.7`` or a ``BOOLEAN`` given the string ``"false"`` is an error here, where ComfyUI
-would run with ``5`` and ``True``.
+``dangling_link`` and ``cycle``. Numbers are cast as ComfyUI casts them, with ``int()`` and
+``float()`` (``1`` for a ``FLOAT`` becomes ``1.0``, ``"20"`` for an ``INT`` becomes ``20``): that is
+the value the node gets, and the prompt holds it afterwards (see ``casts``), as the prompt ComfyUI
+stores in a saved PNG does; a value the cast refuses gets ComfyUI's error. It is stricter than
+ComfyUI where the cast would change what a value says: an ``INT`` given ``5.7`` or ``true``, a
+``BOOLEAN`` given the string ``"false"`` or a ``STRING`` given ``5`` is an error here, where ComfyUI
+would run with ``5``, ``1``, ``True`` and ``"5"`` (inputs a node's ``VALIDATE_INPUTS`` checks itself
+are cast as ComfyUI does, nothing more).
 
 Combos of nodes that run here are checked against the options their class lists at validation time
 (as ComfyUI calls ``INPUT_TYPES`` when it validates), so file lists are those of the runner's input
@@ -91,6 +96,7 @@ def validate_prompt(
     source: str = "<prompt>",
     require_outputs: bool = True,
     only: set[str] | None = None,
+    casts: dict[str, dict[str, Any]] | None = None,
 ) -> list[ValidationIssue]:
     """Every problem of an API prompt, in node-id order.
 
@@ -101,6 +107,8 @@ def validate_prompt(
         source: the file name for messages.
         require_outputs: report a prompt with no output node (``prompt_no_outputs``).
         only: check the inputs of these nodes only (those a run will execute); None = all.
+        casts: filled with ``{node_id: {input: value}}``: the values ComfyUI's casts change, to write
+            into the prompt before it runs (see :func:`with_casts`).
 
     A combo of a node that cannot run here (not in ``classes``) accepts a value that names a file
     (``ae.safetensors``): its options list the model folders of the machine the catalogue came from,
@@ -132,7 +140,10 @@ def validate_prompt(
                 if isinstance(spec, str):
                     issues.append(ValidationIssue("exception_during_validation", spec, source, str(node_id), entry["class_type"]))
                     continue
-            issues += _validate_node(str(node_id), entry, spec, prompt, catalogue, node_class, source, node_class is not None)
+            node_casts = {}
+            issues += _validate_node(str(node_id), entry, spec, prompt, catalogue, node_class, source, node_class is not None, node_casts)
+            if node_casts and casts is not None:
+                casts[str(node_id)] = node_casts
     issues += _cycles(prompt, source)
     if require_outputs and not any(
         isinstance(e, Mapping) and (s := catalogue.get(e.get("class_type"))) is not None and s.output_node for e in prompt.values()
@@ -154,7 +165,15 @@ def _id_order(node_id: Any) -> tuple:
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in str(node_id).split(":"))
 
 
-def _validate_node(node_id, entry, spec: NodeSpec, prompt, catalogue, node_class, source, runnable: bool) -> list[ValidationIssue]:
+def with_casts(prompt: Mapping[str, Mapping], casts: Mapping[str, Mapping[str, Any]]) -> dict[str, dict]:
+    """A copy of ``prompt`` holding the cast values, as ComfyUI writes them back into its prompt."""
+    copied = {node_id: dict(entry) for node_id, entry in prompt.items()}
+    for node_id, values in casts.items():
+        copied[node_id]["inputs"] = {**copied[node_id].get("inputs", {}), **values}
+    return copied
+
+
+def _validate_node(node_id, entry, spec: NodeSpec, prompt, catalogue, node_class, source, runnable: bool, casts: dict) -> list[ValidationIssue]:
     inputs = entry.get("inputs", {})
     issues = []
     custom = _custom_validated_inputs(node_class)
@@ -172,10 +191,16 @@ def _validate_node(node_id, entry, spec: NodeSpec, prompt, catalogue, node_class
         value = inputs[inp.name]
         if is_link(value):
             _check_link(value, inp, prompt, catalogue, issue)
-        elif inp.name not in custom:
-            _check_value(_unbox(value), inp, issue, listed_elsewhere=not runnable)
+            continue
+        typed = _typed_value(_unbox(value), inp, issue, strict=inp.name not in custom)
+        if typed is _INVALID:
+            continue
+        if typed is not value and inp.type in COMFYUI_CASTS:
+            casts[inp.name] = typed
+        if inp.name not in custom:
+            _check_value(typed, inp, issue, listed_elsewhere=not runnable)
     if node_class is not None and hasattr(node_class, "VALIDATE_INPUTS"):
-        _run_custom_validation(node_class, inputs, spec, prompt, catalogue, issue)
+        _run_custom_validation(node_class, {**inputs, **casts}, spec, prompt, catalogue, issue)
     return issues
 
 
@@ -217,26 +242,52 @@ def _names_a_file(value: Any) -> bool:
     return isinstance(value, str) and value.lower().endswith(FILE_EXTENSIONS)
 
 
-def _check_value(value: Any, inp: InputSpec, issue, listed_elsewhere: bool = False) -> None:
-    """``listed_elsewhere``: the combo's options come from the catalogue's machine, not this one."""
+COMFYUI_CASTS = {"INT": int, "FLOAT": float, "STRING": str, "BOOLEAN": bool}
+_INVALID = object()
+
+
+def _typed_value(value: Any, inp: InputSpec, issue, strict: bool = True) -> Any:
+    """The value ComfyUI hands the node (its cast of a widget value), or ``_INVALID`` after
+    reporting why there is none. ``strict``: refuse what the cast would change (the module's
+    docstring says which); otherwise only what it cannot cast."""
     kind = inp.type
-    if kind == "INT":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float) and not value.is_integer()):
-            issue("invalid_input_type", f"expected an integer, got {value!r}", inp.name)
-            return
-    elif kind == "FLOAT":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            issue("invalid_input_type", f"expected a finite number, got {value!r}", inp.name)
-            return
-    elif kind == "BOOLEAN":
-        if not isinstance(value, bool):
-            issue("invalid_input_type", f"expected true or false, got {value!r}", inp.name)
-        return
-    elif kind == "STRING":
-        if not isinstance(value, str):
-            issue("invalid_input_type", f"expected a string, got {value!r}", inp.name)
-        return
-    elif kind == "COMBO":
+    cast = COMFYUI_CASTS.get(kind)
+    if cast is None:
+        if kind != "COMBO" and strict:
+            issue("invalid_input_type", f"a {kind} input must be linked to a node output, got the value {value!r}", inp.name)
+            return _INVALID
+        return value
+    if strict and _changed_by_cast(value, kind):
+        expected = {"INT": "an integer", "FLOAT": "a finite number", "STRING": "a string", "BOOLEAN": "true or false"}[kind]
+        issue("invalid_input_type", f"expected {expected}, got {value!r}", inp.name)
+        return _INVALID
+    try:
+        typed = cast(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        issue("invalid_input_type", f"Failed to convert an input value to a {kind} value: {value!r} ({exc})", inp.name)
+        return _INVALID
+    if strict and kind == "FLOAT" and not math.isfinite(typed):
+        issue("invalid_input_type", f"expected a finite number, got {value!r}", inp.name)
+        return _INVALID
+    return typed
+
+
+def _changed_by_cast(value: Any, kind: str) -> bool:
+    """Whether ComfyUI's cast would change what the value says: 5.7 -> 5, True -> 1, "false" -> True, 5 -> "5"."""
+    if kind == "STRING":
+        return not isinstance(value, str)
+    if kind == "BOOLEAN":
+        return not isinstance(value, bool)
+    if isinstance(value, bool):
+        return True
+    return kind == "INT" and isinstance(value, float) and math.isfinite(value) and not value.is_integer()
+
+
+def _check_value(value: Any, inp: InputSpec, issue, listed_elsewhere: bool = False) -> None:
+    """Limits and choices of a value of the input's type. ``listed_elsewhere``: the combo's options
+    come from the catalogue's machine, not this one."""
+    kind = inp.type
+    if kind == "COMBO":
         choices = inp.choices or ()
         if listed_elsewhere and (_names_a_file(value) or not choices):
             return
@@ -248,8 +299,7 @@ def _check_value(value: Any, inp: InputSpec, issue, listed_elsewhere: bool = Fal
             shown = ", ".join(repr(c) for c in list(choices)[:8]) + (", ..." if len(choices) > 8 else "")
             issue("value_not_in_list", f"{value!r} is not one of {shown}", inp.name)
         return
-    else:
-        issue("invalid_input_type", f"a {kind} input must be linked to a node output, got the value {value!r}", inp.name)
+    if kind not in ("INT", "FLOAT"):
         return
     low, high = inp.options.get("min"), inp.options.get("max")
     if low is not None and value < low:
