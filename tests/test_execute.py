@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 
 import pytest
@@ -273,8 +274,7 @@ def test_check_output_contracts():
 def test_injected_outputs_replace_nodes_that_cannot_run(runner):
     prompt = {"1": {"class_type": "KSampler", "inputs": {"seed": 1}}, "2": {"class_type": "TShow", "inputs": {"value": ["1", 0]}},
               "3": const(2.0), "4": {"class_type": "TShow", "inputs": {"value": ["3", 0]}}}
-    with pytest.raises(PromptValidationError):
-        runner.run(prompt)  # the KSampler is incomplete, and it would have to run
+    assert list(runner.run(prompt).skipped) == ["2"]  # the KSampler is incomplete, and it would have to run
     latent = {"samples": torch.zeros(1, 4, 8, 8)}
     result = runner.run(prompt, inject={("1", 0): latent})
     assert result.output("2") is latent and "1" not in result.executed
@@ -305,6 +305,23 @@ def test_interrupt_stops_before_the_next_node(runner):
     with pytest.raises(Interrupted, match=r"interrupted before node 2 \(TDouble\)"):
         runner.run(prompt)
     assert started.is_set()
+
+
+def test_outputs_that_fail_validation_are_skipped_and_the_others_run(runner):
+    prompt = {"1": const(11.0), "2": {"class_type": "TShow", "inputs": {"value": ["1", 0]}},
+              "3": const(2.0), "4": {"class_type": "TDouble", "inputs": {"value": ["3", 0]}}, "5": {"class_type": "TShow", "inputs": {"value": ["4", 0]}},
+              "6": {"class_type": "TDouble", "inputs": {"value": "x"}},  # broken, but no output needs it
+              "7": {"class_type": "TShow", "inputs": {"value": ["3", 0]}}}
+    result = runner.run(prompt)
+    assert result.executed == ["3", "4", "5", "7"] and result.output("5") == 4.0
+    problem = "<prompt>: node 1 (TConst) input 'value': 11.0 is bigger than the maximum 10.0 [value_bigger_than_max]"
+    assert {k: [str(i) for i in v] for k, v in result.skipped.items()} == {"2": [problem]}
+    assert result.skipped["2"][0].outputs == ("2",)
+    for left_out in ("1", "2"):
+        with pytest.raises(PromptValidationError, match=f"^{re.escape(problem)}$"):
+            result.output(left_out)
+    with pytest.raises(KeyError):
+        result.output("6")  # needed by nothing: not a validation matter
 
 
 def test_validation_failures_stop_the_run_before_anything_executes(runner):

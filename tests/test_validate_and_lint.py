@@ -9,7 +9,7 @@ from PIL import Image
 from comfy_editloss.graph.catalogue import Catalogue
 from comfy_editloss.graph.pack import PackLoadError, lint_class, lint_pack, load_pack
 from comfy_editloss.graph.runtime import Environment, validate_workflow
-from comfy_editloss.graph.validate import KINDS, validate_prompt
+from comfy_editloss.graph.validate import KINDS, check_prompt, validate_prompt
 
 
 class Checked:
@@ -120,6 +120,32 @@ def test_only_limits_input_checks_to_the_nodes_that_will_run(catalogue):
     prompt = good_prompt(steps=0)
     assert [i.kind for i in validate_prompt(prompt, catalogue, only={"5", "6"})] == []
     assert [i.kind for i in validate_prompt(prompt, catalogue, only={"4"})] == ["value_smaller_than_min"]
+
+
+def test_outputs_are_checked_one_by_one_with_what_they_need_as_comfyui_does(catalogue):
+    prompt = good_prompt()  # output 6 saves what the KSampler makes
+    prompt["7"] = {"class_type": "EmptyImage", "inputs": {"width": 0, "height": 64, "batch_size": 1, "color": 0}}
+    prompt["8"] = {"class_type": "PreviewImage", "inputs": {"images": ["7", 0]}}
+    prompt["9"] = {"class_type": "ImageInvert", "inputs": {"image": "not a link"}}  # broken, but no output needs it
+    prompt["10"] = {"class_type": "ImageInvert", "inputs": {"image": ["10", 0]}}  # a loop no output needs
+    check = check_prompt(prompt, catalogue, source="g.json")
+    assert (check.outputs, check.valid_outputs, check.refused) == (["6", "8"], ["6"], False)
+    assert messages(check.issues) == ["g.json: node 7 (EmptyImage) input 'width': 0 is smaller than the minimum 1 [value_smaller_than_min]"]
+    assert check.failed == {"8": check.issues} and check.issues[0].to_json()["dependent_outputs"] == ["8"]
+    assert [i.node_id for i in validate_prompt(prompt, catalogue)] == ["7", "9", "10"]  # the whole prompt, unlike ComfyUI
+    prompt["11"] = {"class_type": "PreviewImage", "inputs": {"images": ["7", 0]}}
+    assert check_prompt(prompt, catalogue).issues[0].outputs == ("8", "11")
+    prompt["6"]["inputs"]["filename_prefix"] = 5
+    check = check_prompt(prompt, catalogue, source="g.json")
+    assert check.refused and check.valid_outputs == [] and sorted(check.failed) == ["11", "6", "8"]
+    unknown = {**good_prompt(), "20": {"class_type": "NoSuchNode", "inputs": {}}}  # needed by no output, yet the prompt is refused
+    check = check_prompt(unknown, catalogue, source="g.json")
+    assert check.refused and check.failed == {} and messages(check.fatal) == [
+        "g.json: node 20 (NoSuchNode): node type 'NoSuchNode' does not exist (a missing custom node pack?) [invalid_prompt]"]
+    no_output = check_prompt({"1": {"class_type": "EmptyLatentImage", "inputs": {"width": 8, "height": 8, "batch_size": 1}}}, catalogue, source="p.json")
+    assert no_output.refused and messages(no_output.issues) == ["p.json: the prompt has no output node, so nothing would run [prompt_no_outputs]"]
+    injected = check_prompt(prompt, catalogue, outputs=["8"], stop_at={"7"})
+    assert injected.valid_outputs == ["8"] and injected.issues == []  # an injected node is not checked
 
 
 def test_numbers_are_cast_as_comfyui_casts_them_and_what_it_cannot_cast_gets_its_error(catalogue):

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import inspect
 import math
-from dataclasses import dataclass
-from typing import Any, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Mapping
 
 from .catalogue import Catalogue, InputSpec, NodeSpec
 
@@ -44,12 +44,16 @@ KINDS = (
 
 @dataclass(frozen=True)
 class ValidationIssue:
+    """One problem. ``outputs``: the output nodes it stops (ComfyUI's ``dependent_outputs``), when
+    known (see :func:`check_prompt`)."""
+
     kind: str
     message: str
     source: str
     node_id: str | None = None
     class_type: str | None = None
     input_name: str | None = None
+    outputs: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         where = self.source
@@ -67,6 +71,7 @@ class ValidationIssue:
             "node_id": self.node_id,
             "class_type": self.class_type,
             "input_name": self.input_name,
+            "dependent_outputs": list(self.outputs),
         }
 
 
@@ -74,6 +79,105 @@ class PromptValidationError(ValueError):
     def __init__(self, issues: list[ValidationIssue]):
         self.issues = issues
         super().__init__("\n".join(str(i) for i in issues))
+
+
+@dataclass
+class PromptCheck:
+    """What ComfyUI's ``validate_prompt`` decides about a prompt: each output is validated with the
+    nodes it needs, the valid ones run and the others are ignored; the prompt is refused only when
+    no output is valid or the prompt itself is broken (a node type that does not exist anywhere in
+    it, a node without ``class_type``, no output at all). Nodes no output needs are not checked.
+
+    Attributes:
+        outputs: the outputs checked (or a run's targets), in id order.
+        issues: every problem found, in node-id order, each with the outputs it stops.
+        failed: output -> the problems that stop it.
+        needed: output -> the nodes it needs, itself included.
+        prompt: a copy of the prompt holding ComfyUI's casts of its values (what the nodes get).
+        fatal: the problems of the whole prompt, which refuse it whatever its outputs.
+    """
+
+    outputs: list[str] = field(default_factory=list)
+    issues: list[ValidationIssue] = field(default_factory=list)
+    failed: dict[str, list[ValidationIssue]] = field(default_factory=dict)
+    needed: dict[str, set[str]] = field(default_factory=dict)
+    prompt: dict[str, dict] = field(default_factory=dict)
+    fatal: list[ValidationIssue] = field(default_factory=list)
+
+    @property
+    def valid_outputs(self) -> list[str]:
+        return [o for o in self.outputs if o not in self.failed] if not self.fatal else []
+
+    @property
+    def refused(self) -> bool:
+        """Whether ComfyUI would refuse the prompt (nothing would run)."""
+        return not self.valid_outputs
+
+
+def check_prompt(
+    prompt: Any,
+    catalogue: Catalogue,
+    classes: Mapping[str, type] | None = None,
+    source: str = "<prompt>",
+    outputs: Iterable[str] | None = None,
+    stop_at: Iterable[str] = (),
+) -> PromptCheck:
+    """Validate a prompt output by output, as ComfyUI does before it runs one.
+
+    Args:
+        outputs: the nodes to compute (default: every output node of the prompt).
+        stop_at: nodes whose outputs are given (injected): neither they nor what they need are checked.
+
+    See :func:`validate_prompt` for the other arguments.
+    """
+    if not isinstance(prompt, Mapping) or not prompt:
+        broken = validate_prompt(prompt, catalogue, classes, source)
+        return PromptCheck(issues=broken, fatal=broken)
+    stop_at = {str(n) for n in stop_at}
+    outputs = sorted({str(o) for o in (output_nodes(prompt, catalogue, classes) if outputs is None else outputs)}, key=_id_order)
+    needed = {o: needed_nodes(prompt, [o], stop_at) for o in outputs}
+    reached = set().union(*needed.values())
+    casts: dict[str, dict[str, Any]] = {}
+    found = validate_prompt(prompt, catalogue, classes, source, require_outputs=False, only=reached - stop_at, casts=casts)
+    found = [i for i in found if i.kind != "cycle" or i.node_id in reached]  # loops no output needs do not matter
+    issues = [i if i.kind == "invalid_prompt" else replace(i, outputs=tuple(o for o in outputs if i.node_id in needed[o])) for i in found]
+    if not outputs:
+        issues.append(ValidationIssue("prompt_no_outputs", "the prompt has no output node, so nothing would run", source))
+    fatal = [i for i in issues if i.kind in ("invalid_prompt", "prompt_no_outputs")]
+    failed = {o: stopping for o in outputs if (stopping := [i for i in issues if o in i.outputs])}
+    return PromptCheck(outputs, issues, failed, needed, with_casts(prompt, casts), fatal)
+
+
+def output_nodes(prompt: Mapping, catalogue: Catalogue, classes: Mapping[str, type] | None = None) -> list[str]:
+    """The prompt's output nodes (``OUTPUT_NODE``), which ComfyUI runs with what they need."""
+    found = []
+    for node_id, entry in prompt.items():
+        class_type = entry.get("class_type") if isinstance(entry, Mapping) else None
+        if not isinstance(class_type, str):
+            continue
+        node_class = (classes or {}).get(class_type)
+        spec = catalogue.get(class_type)
+        if (node_class is not None and getattr(node_class, "OUTPUT_NODE", False)) or (spec is not None and spec.output_node):
+            found.append(str(node_id))
+    return found
+
+
+def needed_nodes(prompt: Mapping, starts: Iterable[str], stop_at: set[str] | frozenset = frozenset()) -> set[str]:
+    """The nodes ``starts`` need, themselves included, through links (not above ``stop_at`` nodes)."""
+    needed: set[str] = set()
+    stack = [str(s) for s in starts]
+    while stack:
+        node_id = stack.pop()
+        if node_id in needed:
+            continue
+        needed.add(node_id)
+        entry = prompt.get(node_id)
+        if node_id in stop_at or not isinstance(entry, Mapping) or not isinstance(entry.get("inputs", {}), Mapping):
+            continue
+        for value in entry.get("inputs", {}).values():
+            if is_link(value) and value and str(value[0]) in prompt:
+                stack.append(str(value[0]))
+    return needed
 
 
 def types_match(received: str, expected: str) -> bool:
@@ -145,9 +249,7 @@ def validate_prompt(
             if node_casts and casts is not None:
                 casts[str(node_id)] = node_casts
     issues += _cycles(prompt, source)
-    if require_outputs and not any(
-        isinstance(e, Mapping) and (s := catalogue.get(e.get("class_type"))) is not None and s.output_node for e in prompt.values()
-    ):
+    if require_outputs and not output_nodes(prompt, catalogue, classes):
         issues.append(ValidationIssue("prompt_no_outputs", "the prompt has no output node, so nothing would run", source))
     return issues
 
@@ -167,7 +269,7 @@ def _id_order(node_id: Any) -> tuple:
 
 def with_casts(prompt: Mapping[str, Mapping], casts: Mapping[str, Mapping[str, Any]]) -> dict[str, dict]:
     """A copy of ``prompt`` holding the cast values, as ComfyUI writes them back into its prompt."""
-    copied = {node_id: dict(entry) for node_id, entry in prompt.items()}
+    copied = {node_id: dict(entry) if isinstance(entry, Mapping) else entry for node_id, entry in prompt.items()}
     for node_id, values in casts.items():
         copied[node_id]["inputs"] = {**copied[node_id].get("inputs", {}), **values}
     return copied
