@@ -103,6 +103,21 @@ def test_run_command_exit_codes(case):
     assert bad_arg.returncode == 2 and "--inject must be NODE:SLOT=FILE, got '3:0'" in bad_arg.stderr
     no_file = cli("run", "nope.json", cwd=case)
     assert no_file.returncode == 2 and "nope.json: no such file" in no_file.stderr
+    broken = latent_scoring_workflow()
+    broken["nodes"][8]["widgets_values"] = [-1.0, "cos", "mean"]  # what the outputs 10 and 11 need
+    (case / "broken.json").write_text(json.dumps(broken))
+    partial = cli("run", "broken.json", *INJECT, "--quiet", "--output-dir", "partial", cwd=case)
+    assert partial.returncode == 0, partial.stderr  # as ComfyUI: the valid outputs run
+    problem = "  broken.json: node 9 (EditLossNoEditIdentity) input 'margin': -1.0 is smaller than the minimum 0.0 [value_smaller_than_min]"
+    assert partial.stderr.splitlines() == [
+        "broken.json: skipped output 10 (PreviewAny), which fails validation:", problem,
+        "broken.json: skipped output 11 (PreviewAny), which fails validation:", problem,
+    ]
+    record = json.loads((case / "partial" / "run_00001_.json").read_text())
+    assert sorted(record["ui"]) == ["13", "17"] and sorted(record["skipped"]) == ["10", "11"]
+    assert record["skipped"]["10"][0]["dependent_outputs"] == ["10", "11"]
+    refused = cli("run", "broken.json", *INJECT, "--target", "10", "--target", "11", "--quiet", cwd=case)
+    assert refused.returncode == 2 and refused.stderr.startswith("invalid workflow, 1 problem(s):\n" + problem)
 
 
 def test_convert_and_validate_commands(case):
@@ -117,9 +132,21 @@ def test_convert_and_validate_commands(case):
     broken["nodes"][8]["widgets_values"] = [-1.0, "cosine", "mean"]
     (case / "broken.json").write_text(json.dumps(broken))
     invalid = cli("validate", "broken.json", "--json", cwd=case)
-    assert invalid.returncode == 2
-    kinds = [(i["node_id"], i["input_name"], i["type"]) for i in json.loads(invalid.stdout)["broken.json"]]
-    assert kinds == [("9", "margin", "value_smaller_than_min"), ("9", "dist", "value_not_in_list")]
+    assert invalid.returncode == 0  # ComfyUI would still run the outputs 13 and 17
+    kinds = [(i["node_id"], i["input_name"], i["type"], i["dependent_outputs"]) for i in json.loads(invalid.stdout)["broken.json"]]
+    assert kinds == [("9", "margin", "value_smaller_than_min", ["10", "11"]), ("9", "dist", "value_not_in_list", ["10", "11"])]
+    prompt = json.loads((case / "prompt.json").read_text())
+    prompt["12"]["inputs"]["width"] = "wide"  # and what 13 needs
+    prompt["30"] = {"class_type": "EditLossNoSuchNode", "inputs": {}}  # needed by no output, yet ComfyUI refuses the prompt for it
+    (case / "refused.json").write_text(json.dumps(prompt))
+    texts = cli("validate", "broken.json", "refused.json", cwd=case)
+    assert texts.returncode == 2
+    assert texts.stdout.splitlines()[0] == "broken.json: 2 problem(s); ComfyUI would run output(s) 13, 17 and ignore 10, 11"
+    assert texts.stdout.splitlines()[3:5] == [
+        "refused.json: 2 problem(s); ComfyUI would refuse it",
+        "  refused.json: node 12 (ImageScale) input 'width': Failed to convert an input value to a INT value: 'wide' "
+        "(invalid literal for int() with base 10: 'wide') [invalid_input_type]",
+    ]
 
 
 def test_help_documents_the_commands():
@@ -140,10 +167,12 @@ def test_run_workflow_helper(case):
     assert torch.equal(direct.output("9", 1).values, scores.values)
     with pytest.raises(NotRunnableError, match=r"node\(s\) 2 \(VAELoader\), 4 \(VAEEncode\) cannot run here"):
         run_workflow(case / "wf.json", inject={"3:0": case / "before.npy"}, targets=["4"], output_dir=case / "out")
-    with pytest.raises(PromptValidationError, match=r"node 9 \(EditLossNoEditIdentity\) input 'margin': -1 is smaller than the minimum 0.0 \[value_smaller_than_min\]$"):
-        broken = latent_scoring_workflow()
-        broken["nodes"][8]["widgets_values"] = [-1.0, "cos", "mean"]
-        run_workflow(broken, inject={"3:0": case / "before.npy", "4:0": case / "after.npy", "5:0": case / "gen.npy"}, input_dir=case, output_dir=case / "out")
+    broken = latent_scoring_workflow()
+    broken["nodes"][8]["widgets_values"] = [-1.0, "cos", "mean"]
+    partial = run_workflow(broken, inject={"3:0": case / "before.npy", "4:0": case / "after.npy", "5:0": case / "gen.npy"}, input_dir=case, output_dir=case / "out")
+    assert sorted(partial.skipped) == ["10", "11"] and sorted(partial.ui) == ["13", "17"]  # the valid outputs ran
+    with pytest.raises(PromptValidationError, match=r"node 9 \(EditLossNoEditIdentity\) input 'margin': -1.0 is smaller than the minimum 0.0 \[value_smaller_than_min\]$"):
+        partial.output("9", 1)
 
 
 def test_runner_cache_makes_a_rerun_execute_nothing(case):
@@ -177,6 +206,7 @@ def test_models_dir_option_gives_the_loaders_their_files(tmp_path, depth_models_
         Image.new("RGB", (8, 8)).save(tmp_path / name)
     np.save(tmp_path / "target_depth.npy", np.ones((8, 8), np.float32))
     without = cli("validate", str(workflow), "--input-dir", str(tmp_path), cwd=tmp_path)
-    assert without.returncode == 2 and "depth_anything_v2_vits.pth" in without.stdout
+    assert "depth_anything_v2_vits.pth" in without.stdout  # only the previews of the inputs would run
+    assert without.returncode == 0 and "; ComfyUI would run output(s) 3, 5 and ignore 9, 13, 15, 16, 17, 18, 20, 21" in without.stdout
     with_models = cli("validate", str(workflow), "--input-dir", str(tmp_path), "--models-dir", str(depth_models_dir), cwd=tmp_path)
     assert with_models.returncode == 0 and with_models.stdout.strip().endswith("valid"), with_models.stdout

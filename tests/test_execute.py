@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 
 import pytest
 import torch
+from PIL import Image
 
 from comfy_editloss.graph.catalogue import Catalogue
-from comfy_editloss.graph.execute import Interrupted, NodeExecutionError, NotRunnableError, Runner, check_output, describe_value
+from comfy_editloss.graph.execute import Interrupted, NodeExecutionError, NotRunnableError, Runner, check_output, describe_value, fingerprint
+from comfy_editloss.graph.host import HOST_NODES, HostFolders, using_folders
 from comfy_editloss.graph.validate import PromptValidationError
 
 CALLS: list[str] = []
@@ -63,6 +67,19 @@ def _mutate(self, image):
     return (image,)
 
 
+def _ramp(self, value):
+    return (torch.linspace(0.0, 1.0, 48).reshape(1, 4, 4, 3),)
+
+
+def _flip_rows(self, image):
+    image.copy_(image.flip(1))  # the same values in another order: sums cannot tell
+    return (image,)
+
+
+def _echo(self, value, count):
+    return (value, count)
+
+
 def _counter(self, seed):
     CALLS.append(f"Counter({seed})")
     return (float(seed),)
@@ -78,6 +95,9 @@ CLASSES = {
     "TFail": _node("TFail", {"required": {"value": ("FLOAT", {"forceInput": True})}}, ("FLOAT",), _fail),
     "TImage": _node("TImage", {"required": {"value": ("FLOAT", {"default": 0.5, "min": -10.0, "max": 10.0})}}, ("IMAGE",), _image),
     "TMutate": _node("TMutate", {"required": {"image": ("IMAGE", {})}}, ("IMAGE",), _mutate),
+    "TRamp": _node("TRamp", {"required": {"value": ("FLOAT", {"default": 0.0})}}, ("IMAGE",), _ramp),
+    "TFlipRows": _node("TFlipRows", {"required": {"image": ("IMAGE", {})}}, ("IMAGE",), _flip_rows),
+    "TEcho": _node("TEcho", {"required": {"value": ("FLOAT", {"default": 0.0}), "count": ("INT", {"default": 0})}}, ("FLOAT", "INT"), _echo),
     "TCounter": _node("TCounter", {"required": {"seed": ("INT", {"default": 0, "min": 0, "max": 100})}}, ("FLOAT",), _counter,
                       IS_CHANGED=classmethod(lambda cls, seed: float("nan") if seed == 99 else seed)),
 }
@@ -215,6 +235,34 @@ def test_in_place_modification_of_an_input_is_caught(runner):
         runner.run(prompt)
 
 
+def test_an_input_permuted_in_place_is_caught_however_small():
+    runner = Runner(CLASSES, Catalogue.core().with_classes(CLASSES))
+    prompt = {"1": {"class_type": "TRamp", "inputs": {"value": 0.0}}, "2": {"class_type": "TFlipRows", "inputs": {"image": ["1", 0]}},
+              "3": {"class_type": "TShow", "inputs": {"value": ["2", 0]}}}
+    with pytest.raises(NodeExecutionError, match=r"^<prompt>: node 2 \(TFlipRows\) failed: modified its input 'image' in place"):
+        runner.run(prompt)
+    assert fingerprint(torch.tensor(1.0)) != fingerprint(torch.tensor(2.0))  # 0-d tensors too
+    assert fingerprint(torch.zeros(0, 3)) != fingerprint(torch.zeros(3, 0))
+
+
+def test_number_widgets_reach_the_node_and_the_saved_prompt_cast_as_in_comfyui(tmp_path):
+    classes = {**CLASSES, "SaveImage": HOST_NODES["SaveImage"]}
+    runner = Runner(classes, Catalogue.core().with_classes(classes))
+    prompt = {"1": {"class_type": "TEcho", "inputs": {"value": 1, "count": 2.0}}, "2": {"class_type": "TShow", "inputs": {"value": ["1", 0]}},
+              "3": {"class_type": "TShow", "inputs": {"value": ["1", 1]}},
+              "4": {"class_type": "TImage", "inputs": {"value": 1}}, "5": {"class_type": "SaveImage", "inputs": {"images": ["4", 0], "filename_prefix": "cast"}}}
+    with using_folders(HostFolders(tmp_path, tmp_path / "output", tmp_path / "temp")):
+        result = runner.run(prompt)
+    value, count = result.output("1", 0), result.output("1", 1)
+    assert (value, type(value), count, type(count)) == (1.0, float, 2, int)
+    assert result.ui["2"] == {"text": ["2=1.0"]} and result.ui["3"] == {"text": ["3=2"]}
+    with Image.open(tmp_path / "output" / "cast_00001_.png") as png:
+        saved = png.text["prompt"]
+    assert '"inputs": {"value": 1.0, "count": 2}' in saved and '"inputs": {"value": 1.0}' in saved  # what ComfyUI writes
+    assert json.loads(saved)["2"] == prompt["2"]
+    assert type(prompt["1"]["inputs"]["value"]) is int  # the caller's prompt is left as it is
+
+
 def test_check_output_contracts():
     assert check_output("MASK", torch.zeros(1, 4, 4)) is None
     assert check_output("MASK", torch.zeros(4, 4)).startswith("MASK must be a float32 tensor [B,H,W]")
@@ -226,8 +274,7 @@ def test_check_output_contracts():
 def test_injected_outputs_replace_nodes_that_cannot_run(runner):
     prompt = {"1": {"class_type": "KSampler", "inputs": {"seed": 1}}, "2": {"class_type": "TShow", "inputs": {"value": ["1", 0]}},
               "3": const(2.0), "4": {"class_type": "TShow", "inputs": {"value": ["3", 0]}}}
-    with pytest.raises(PromptValidationError):
-        runner.run(prompt)  # the KSampler is incomplete, and it would have to run
+    assert list(runner.run(prompt).skipped) == ["2"]  # the KSampler is incomplete, and it would have to run
     latent = {"samples": torch.zeros(1, 4, 8, 8)}
     result = runner.run(prompt, inject={("1", 0): latent})
     assert result.output("2") is latent and "1" not in result.executed
@@ -258,6 +305,23 @@ def test_interrupt_stops_before_the_next_node(runner):
     with pytest.raises(Interrupted, match=r"interrupted before node 2 \(TDouble\)"):
         runner.run(prompt)
     assert started.is_set()
+
+
+def test_outputs_that_fail_validation_are_skipped_and_the_others_run(runner):
+    prompt = {"1": const(11.0), "2": {"class_type": "TShow", "inputs": {"value": ["1", 0]}},
+              "3": const(2.0), "4": {"class_type": "TDouble", "inputs": {"value": ["3", 0]}}, "5": {"class_type": "TShow", "inputs": {"value": ["4", 0]}},
+              "6": {"class_type": "TDouble", "inputs": {"value": "x"}},  # broken, but no output needs it
+              "7": {"class_type": "TShow", "inputs": {"value": ["3", 0]}}}
+    result = runner.run(prompt)
+    assert result.executed == ["3", "4", "5", "7"] and result.output("5") == 4.0
+    problem = "<prompt>: node 1 (TConst) input 'value': 11.0 is bigger than the maximum 10.0 [value_bigger_than_max]"
+    assert {k: [str(i) for i in v] for k, v in result.skipped.items()} == {"2": [problem]}
+    assert result.skipped["2"][0].outputs == ("2",)
+    for left_out in ("1", "2"):
+        with pytest.raises(PromptValidationError, match=f"^{re.escape(problem)}$"):
+            result.output(left_out)
+    with pytest.raises(KeyError):
+        result.output("6")  # needed by nothing: not a validation matter
 
 
 def test_validation_failures_stop_the_run_before_anything_executes(runner):

@@ -100,6 +100,25 @@ def test_is_changed_and_validate_inputs_follow_the_file(folders):
     assert load.INPUT_TYPES()["required"]["image"][0] == ["x.png"]
 
 
+@pytest.mark.parametrize("name", ["LoadImage", "LoadImageMask"])
+def test_load_image_refuses_a_file_outside_its_folder(folders, name):
+    Image.new("RGB", (2, 2)).save(folders.input.parent / "secret.png")
+    (folders.input / "pasted").mkdir()
+    Image.new("RGB", (2, 2)).save(folders.input / "pasted" / "upload.png")
+    folders.output.mkdir()
+    Image.new("RGB", (2, 2)).save(folders.output / "made.png")
+    load = HOST_NODES[name]
+    outside = ["../secret.png", str(folders.input.parent / "secret.png"), "pasted/../../secret.png", "../output/made.png"]
+    for image in outside:
+        expected = f"Invalid image file: {image}: image must name a file inside the input folder {folders.input}, not a path outside it"
+        assert load.VALIDATE_INPUTS(image) == expected
+        with pytest.raises(ValueError, match=f"^image must name a file inside the input folder .*, got {image!r}$"):
+            folders.resolve_input(image)
+    assert load.VALIDATE_INPUTS("pasted/upload.png") is True  # ComfyUI's uploads go to sub-folders
+    assert load.VALIDATE_INPUTS("made.png [output]") is True
+    assert load.VALIDATE_INPUTS("../made.png [output]").endswith("must name a file inside the output folder " + f"{folders.output}, not a path outside it")
+
+
 def test_save_image_numbers_files_and_never_overwrites(folders):
     images = torch.rand(2, 4, 5, 3)
     save = HOST_NODES["SaveImage"]()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from comfy_editloss.graph.catalogue import Catalogue
 from comfy_editloss.graph.pack import PackLoadError, lint_class, lint_pack, load_pack
-from comfy_editloss.graph.validate import KINDS, validate_prompt
+from comfy_editloss.graph.runtime import Environment, validate_workflow
+from comfy_editloss.graph.validate import KINDS, check_prompt, validate_prompt
 
 
 class Checked:
@@ -119,6 +122,52 @@ def test_only_limits_input_checks_to_the_nodes_that_will_run(catalogue):
     assert [i.kind for i in validate_prompt(prompt, catalogue, only={"4"})] == ["value_smaller_than_min"]
 
 
+def test_outputs_are_checked_one_by_one_with_what_they_need_as_comfyui_does(catalogue):
+    prompt = good_prompt()  # output 6 saves what the KSampler makes
+    prompt["7"] = {"class_type": "EmptyImage", "inputs": {"width": 0, "height": 64, "batch_size": 1, "color": 0}}
+    prompt["8"] = {"class_type": "PreviewImage", "inputs": {"images": ["7", 0]}}
+    prompt["9"] = {"class_type": "ImageInvert", "inputs": {"image": "not a link"}}  # broken, but no output needs it
+    prompt["10"] = {"class_type": "ImageInvert", "inputs": {"image": ["10", 0]}}  # a loop no output needs
+    check = check_prompt(prompt, catalogue, source="g.json")
+    assert (check.outputs, check.valid_outputs, check.refused) == (["6", "8"], ["6"], False)
+    assert messages(check.issues) == ["g.json: node 7 (EmptyImage) input 'width': 0 is smaller than the minimum 1 [value_smaller_than_min]"]
+    assert check.failed == {"8": check.issues} and check.issues[0].to_json()["dependent_outputs"] == ["8"]
+    assert [i.node_id for i in validate_prompt(prompt, catalogue)] == ["7", "9", "10"]  # the whole prompt, unlike ComfyUI
+    prompt["11"] = {"class_type": "PreviewImage", "inputs": {"images": ["7", 0]}}
+    assert check_prompt(prompt, catalogue).issues[0].outputs == ("8", "11")
+    prompt["6"]["inputs"]["filename_prefix"] = 5
+    check = check_prompt(prompt, catalogue, source="g.json")
+    assert check.refused and check.valid_outputs == [] and sorted(check.failed) == ["11", "6", "8"]
+    unknown = {**good_prompt(), "20": {"class_type": "NoSuchNode", "inputs": {}}}  # needed by no output, yet the prompt is refused
+    check = check_prompt(unknown, catalogue, source="g.json")
+    assert check.refused and check.failed == {} and messages(check.fatal) == [
+        "g.json: node 20 (NoSuchNode): node type 'NoSuchNode' does not exist (a missing custom node pack?) [invalid_prompt]"]
+    no_output = check_prompt({"1": {"class_type": "EmptyLatentImage", "inputs": {"width": 8, "height": 8, "batch_size": 1}}}, catalogue, source="p.json")
+    assert no_output.refused and messages(no_output.issues) == ["p.json: the prompt has no output node, so nothing would run [prompt_no_outputs]"]
+    injected = check_prompt(prompt, catalogue, outputs=["8"], stop_at={"7"})
+    assert injected.valid_outputs == ["8"] and injected.issues == []  # an injected node is not checked
+
+
+def test_numbers_are_cast_as_comfyui_casts_them_and_what_it_cannot_cast_gets_its_error(catalogue):
+    prompt = good_prompt(cfg=7, steps="20", denoise={"__value__": 1})
+    prompt["3"]["inputs"]["width"] = 512.0
+    casts = {}
+    assert validate_prompt(prompt, catalogue, casts=casts) == []
+    assert casts == {"3": {"width": 512}, "4": {"steps": 20, "cfg": 7.0, "denoise": 1.0}}
+    assert [type(v) for v in (casts["3"]["width"], casts["4"]["steps"], casts["4"]["cfg"], casts["4"]["denoise"])] == [int, int, float, float]
+    assert prompt["4"]["inputs"]["cfg"] == 7 and type(prompt["4"]["inputs"]["cfg"]) is int  # the prompt given is left as it is
+    bad = good_prompt(seed=float("inf"), steps={"n": 20}, cfg="high")
+    assert messages(validate_prompt(bad, catalogue, source="g.json")) == [
+        "g.json: node 4 (KSampler) input 'seed': Failed to convert an input value to a INT value: inf (cannot convert float infinity to integer) [invalid_input_type]",
+        "g.json: node 4 (KSampler) input 'steps': Failed to convert an input value to a INT value: {'n': 20} "
+        "(int() argument must be a string, a bytes-like object or a real number, not 'dict') [invalid_input_type]",
+        "g.json: node 4 (KSampler) input 'cfg': Failed to convert an input value to a FLOAT value: 'high' (could not convert string to float: 'high') [invalid_input_type]",
+    ]
+    assert messages(validate_prompt(good_prompt(steps="0"), catalogue, source="g.json")) == [
+        "g.json: node 4 (KSampler) input 'steps': 0 is smaller than the minimum 1 [value_smaller_than_min]",  # the cast value is checked
+    ]
+
+
 def test_file_names_are_accepted_only_for_nodes_that_cannot_run_here(catalogue):
     prompt = good_prompt()
     prompt["1"]["inputs"]["ckpt_name"] = "model"  # not a file name: the (empty) list cannot hold it either
@@ -129,6 +178,47 @@ def test_file_names_are_accepted_only_for_nodes_that_cannot_run_here(catalogue):
     assert validate_prompt(prompt, catalogue) == []
     prompt["20"]["inputs"]["vae_name"] = "ae"
     assert [i.kind for i in validate_prompt(prompt, catalogue)] == ["value_not_in_list"]
+
+
+def file_loading_prompt(image, depth):
+    return {
+        "1": {"class_type": "LoadImage", "inputs": {"image": image}},
+        "2": {"class_type": "PreviewImage", "inputs": {"images": ["1", 0]}},
+        "3": {"class_type": "EditLossLoadDepth", "inputs": {"file": depth, "space": "depth", "scale": 1.0}},
+        "4": {"class_type": "EditLossDepthToImage", "inputs": {"depth": ["3", 0], "colours": "grey"}},
+        "5": {"class_type": "PreviewImage", "inputs": {"images": ["4", 0]}},
+    }
+
+
+def test_input_files_come_from_the_input_folder_and_are_always_checked(tmp_path, monkeypatch):
+    input_dir, working_dir, empty_dir = tmp_path / "input", tmp_path / "cwd", tmp_path / "empty"
+    for folder in (input_dir, working_dir, empty_dir):
+        folder.mkdir()
+    for folder, stem in ((input_dir, "given"), (working_dir, "other"), (tmp_path, "secret")):
+        Image.new("RGB", (4, 4)).save(folder / f"{stem}.png")
+        np.save(folder / f"{stem}.npy", np.ones((4, 4), np.float32))
+    monkeypatch.chdir(working_dir)  # files here must neither be offered nor hide those of the input folder
+    env = Environment.create()
+
+    def problems(image, depth, folder=input_dir):
+        return messages(validate_workflow(file_loading_prompt(image, depth), env, input_dir=folder))
+
+    assert problems("given.png", "given.npy") == []
+    outside = f"image must name a file inside the input folder {input_dir}, not a path outside it"
+    assert problems("../secret.png", "../secret.npy") == [
+        f"<workflow>: node 1 (LoadImage) input 'image': Invalid image file: ../secret.png: {outside} [custom_validation_failed]",
+        "<workflow>: node 3 (EditLossLoadDepth) input 'file': '../secret.npy' is not one of 'given.npy', 'given.png' [value_not_in_list]",
+    ]
+    secret = str(tmp_path / "secret")
+    assert problems(secret + ".png", secret + ".npy") == [
+        f"<workflow>: node 1 (LoadImage) input 'image': Invalid image file: {secret}.png: {outside} [custom_validation_failed]",
+        f"<workflow>: node 3 (EditLossLoadDepth) input 'file': '{secret}.npy' is not one of 'given.npy', 'given.png' [value_not_in_list]",
+    ]
+    assert problems("other.png", "other.npy")[1].endswith("'other.npy' is not one of 'given.npy', 'given.png' [value_not_in_list]")
+    assert problems("given.png", "given.npy", empty_dir) == [
+        "<workflow>: node 1 (LoadImage) input 'image': Invalid image file: given.png [custom_validation_failed]",
+        "<workflow>: node 3 (EditLossLoadDepth) input 'file': 'given.npy' is not an option: the list of options is empty [value_not_in_list]",
+    ]
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from .convert import ConversionError
 from .execute import Interrupted, NodeExecutionError, NotRunnableError, RunResult, describe_value
 from .host import save_image_path
 from .pack import PackLoadError
-from .runtime import Environment, host_folders_for, load_prompt, parse_injection, run_workflow, validate_workflow
+from .runtime import Environment, check_workflow, host_folders_for, load_prompt, parse_injection, run_workflow
 from .validate import PromptValidationError
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
@@ -41,7 +41,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "validate", help="report every problem of workflows (UI or API format) at once",
         description="Converts (if needed) and validates workflows against the node catalogue: unknown node types, "
                     "missing inputs, type mismatches, values out of range or not in the list, failed custom "
-                    "validation, dangling links and cycles. Exits 2 if any workflow has a problem.",
+                    "validation, dangling links and cycles. As ComfyUI, it checks each output node with the nodes it needs "
+                    "(nodes no output needs are not checked) and says which outputs ComfyUI would run and which it would "
+                    "ignore. Exits 2 if ComfyUI would refuse a workflow (no output valid, a node type that does not exist), "
+                    "else 0 (problems of ignored outputs are listed).",
     )
     validate.add_argument("workflows", nargs="+", metavar="WORKFLOW")
     validate.add_argument("--input-dir", help="where LoadImage finds files (default: each workflow's folder)")
@@ -55,7 +58,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         description="Runs the output nodes of a workflow (UI or API format) and what they need, as ComfyUI would. "
                     "Outputs of nodes that cannot run here (e.g. the diffusion half of a Kontext graph) can be "
                     "injected from files. Nothing in the output folder is overwritten: every file is numbered. "
-                    "Exit codes: 0 done, 1 a node failed or the run was interrupted, 2 invalid workflow or arguments.",
+                    "As ComfyUI, outputs that fail validation are skipped and listed on stderr (and in the run record) while "
+                    "the valid ones run. Exit codes: 0 done (also when invalid outputs were skipped, as ComfyUI runs the rest), "
+                    "1 a node failed or the run was interrupted, 2 invalid workflow (no output valid) or arguments.",
     )
     run.add_argument("workflow")
     run.add_argument("--inject", action="append", default=[], metavar="NODE:SLOT=FILE",
@@ -110,20 +115,20 @@ def _convert(args) -> int:
 
 def _validate(args) -> int:
     env = _environment(args)
-    report: dict[str, list] = {}
-    for workflow in args.workflows:
-        report[workflow] = validate_workflow(workflow, env, input_dir=args.input_dir)
+    report = {workflow: check_workflow(workflow, env, input_dir=args.input_dir) for workflow in args.workflows}
     if args.json:
-        print(json.dumps({w: [i.to_json() for i in issues] for w, issues in report.items()}, indent=2))
+        print(json.dumps({w: [i.to_json() for i in check.issues] for w, check in report.items()}, indent=2))
     else:
-        for workflow, issues in report.items():
-            if issues:
-                print(f"{workflow}: {len(issues)} problem(s)")
-                for issue in issues:
+        for workflow, check in report.items():
+            if check.issues:
+                verdict = "ComfyUI would refuse it" if check.refused else (
+                    f"ComfyUI would run output(s) {', '.join(check.valid_outputs)} and ignore {', '.join(check.failed)}")
+                print(f"{workflow}: {len(check.issues)} problem(s); {verdict}")
+                for issue in check.issues:
                     print(f"  {issue}")
             else:
                 print(f"{workflow}: valid")
-    return EXIT_INVALID if any(report.values()) else EXIT_OK
+    return EXIT_INVALID if any(check.refused for check in report.values()) else EXIT_OK
 
 
 def _run(args) -> int:
@@ -141,6 +146,10 @@ def _run(args) -> int:
         result = run_workflow(args.workflow, inject, input_dir=args.input_dir, output_dir=args.output_dir, targets=args.target, runner=runner, env=env)
     finally:
         signal.signal(signal.SIGINT, previous)
+    for output, issues in result.skipped.items():
+        print(f"{source}: skipped output {output} ({prompt[output]['class_type']}), which fails validation:", file=sys.stderr)
+        for issue in issues:
+            print(f"  {issue}", file=sys.stderr)
     record = _record(result, prompt, folders)
     folder, stem, counter, _ = save_image_path("run", folders.output)
     record_path = folder / f"{stem}_{counter:05}_.json"
@@ -212,6 +221,7 @@ def _record(result: RunResult, prompt, folders) -> dict[str, Any]:
         "ui": {k: _jsonable(v) for k, v in result.ui.items()},
         "outputs": {k: [describe_value(v) if v is not None else None for v in outs] for k, outs in result.outputs.items()},
         "files": files,
+        "skipped": {k: [i.to_json() for i in issues] for k, issues in result.skipped.items()},
     }
 
 

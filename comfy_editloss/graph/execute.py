@@ -1,8 +1,9 @@
 """Execute an API prompt with ComfyUI's semantics, outside ComfyUI.
 
 What ComfyUI's ``execution.py`` does and this reproduces: only the ancestors of output nodes (or of
-chosen targets) run, in a dependency order (here deterministic: ready nodes by id); nodes run under
-``torch.inference_mode()``; every output is a list and ``INPUT_IS_LIST``/``OUTPUT_IS_LIST`` map a
+chosen targets) run, in a dependency order (here deterministic: ready nodes by id); an output that
+fails validation is skipped and the others run (the prompt is refused when none is valid); nodes run
+under ``torch.inference_mode()``; every output is a list and ``INPUT_IS_LIST``/``OUTPUT_IS_LIST`` map a
 node over lists the same way; a node may return ``{"ui": ..., "result": ...}``; hidden inputs
 (``PROMPT``, ``EXTRA_PNGINFO``, ``UNIQUE_ID``) are filled in; outputs of unchanged nodes are cached
 across runs (``IS_CHANGED`` included), so a re-run executes nothing; a run can be interrupted.
@@ -25,7 +26,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from .catalogue import Catalogue, NodeSpec
-from .validate import PromptValidationError, _id_order, is_link, validate_prompt
+from .validate import PromptValidationError, ValidationIssue, _id_order, check_prompt, is_link, needed_nodes, output_nodes
 
 
 class NodeExecutionError(RuntimeError):
@@ -127,12 +128,12 @@ def _tensors(value: Any) -> list[torch.Tensor]:
 
 
 def fingerprint(tensor: torch.Tensor) -> tuple:
-    """A cheap content signature, to notice a node writing into its inputs (NaN-safe)."""
-    if tensor.numel() == 0:
-        return (tuple(tensor.shape),)
-    flat = tensor.detach().reshape(-1).to(torch.float64)
-    sums = (flat.sum(), (flat * flat).sum(), flat[:: max(1, flat.numel() // 997)].sum())
-    return (tuple(tensor.shape), *(repr(float(v)) for v in sums))
+    """The dtype, shape and a hash of the bytes of a tensor, to notice a node writing into its
+    inputs. Sums would miss an in-place permutation (a flip, a sort, a shuffle) and, in float, small
+    changes; the bytes miss nothing and are NaN-safe."""
+    data = tensor.detach().cpu().contiguous()
+    digest = hashlib.sha256(data.reshape(-1).view(torch.uint8).numpy()).hexdigest()  # hashed in place, no copy
+    return ("tensor", str(data.dtype), tuple(data.shape), digest)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,9 +149,16 @@ class RunResult:
     ui: dict[str, dict] = field(default_factory=dict)
     executed: list[str] = field(default_factory=list)
     cached: list[str] = field(default_factory=list)
+    # Outputs left out because they fail validation (ComfyUI ignores them and runs the others),
+    # with the problems that stop each; not_run: every node that did not run for that reason.
+    skipped: dict[str, list[ValidationIssue]] = field(default_factory=dict)
+    not_run: dict[str, list[ValidationIssue]] = field(default_factory=dict)
 
     def output(self, node_id: str | int, slot: int = 0) -> Any:
-        """The value of one output; a single item unwrapped, a list as a list."""
+        """The value of one output; a single item unwrapped, a list as a list. A node left out
+        because the outputs that need it fail validation raises their PromptValidationError."""
+        if str(node_id) in self.not_run:
+            raise PromptValidationError(self.not_run[str(node_id)])
         values = self.outputs[str(node_id)][slot]
         return values[0] if len(values) == 1 else values
 
@@ -211,6 +219,8 @@ class Runner:
 
         Args:
             inject: ``{(node_id, slot): value}`` outputs given instead of computed; the node does not run.
+            validate: check the prompt first, and cast its numbers as ComfyUI does (``prompt`` itself
+                is not modified); without it, widget values reach the nodes as they are.
         """
         self._interrupt.clear()
         inject = {(str(k[0]), int(k[1])): v for k, v in (inject or {}).items()}
@@ -224,17 +234,15 @@ class Runner:
         for target in targets:
             if target not in prompt:
                 raise ValueError(f"{source}: target node {target} is not in the prompt")
-        try:
-            order: list[str] | None = self._order(prompt, targets, injected_nodes)
-        except (ValueError, KeyError, TypeError, AttributeError):
-            order = None  # a malformed or looping prompt: validation says why
+        check = None
         if validate:
-            needed = set(order) - injected_nodes if order is not None and targets else None
-            issues = validate_prompt(prompt, self.catalogue, self.classes, source, require_outputs=not targets, only=needed)
-            if issues:
-                raise PromptValidationError(issues)
-        if order is None:
-            order = self._order(prompt, targets, injected_nodes)
+            check = check_prompt(prompt, self.catalogue, self.classes, source, outputs=targets, stop_at=injected_nodes)
+            if check.refused:
+                raise PromptValidationError(check.issues)
+            # As ComfyUI: the outputs that fail validation are left out and the others run, with
+            # the cast values (what the nodes get, and the PROMPT they see).
+            prompt, targets = check.prompt, check.valid_outputs
+        order = self._order(prompt, targets, injected_nodes)
         not_runnable = [n for n in order if n not in injected_nodes and prompt[n]["class_type"] not in self.classes]
         if not_runnable:
             names = ", ".join(f"{n} ({prompt[n]['class_type']})" for n in not_runnable)
@@ -243,6 +251,12 @@ class Runner:
                 "inject their outputs instead (--inject NODE:SLOT=FILE)"
             )
         result = RunResult()
+        if check is not None:
+            result.skipped = check.failed
+            for output, issues in check.failed.items():
+                for node_id in check.needed[output] - set(order):
+                    known = result.not_run.setdefault(node_id, [])
+                    known += [i for i in issues if i not in known]
         keys: dict[str, Any] = {}
         values: dict[str, tuple[list, ...]] = {}
         with torch.inference_mode():
@@ -282,31 +296,13 @@ class Runner:
     # -- planning ------------------------------------------------------------------------------
 
     def _output_nodes(self, prompt) -> list[str]:
-        outputs = []
-        for node_id, entry in prompt.items():
-            class_type = entry.get("class_type") if isinstance(entry, Mapping) else None
-            node_class = self.classes.get(class_type)
-            spec = self.catalogue.get(class_type)
-            if (node_class is not None and getattr(node_class, "OUTPUT_NODE", False)) or (spec is not None and spec.output_node):
-                outputs.append(str(node_id))
-        return outputs
+        return output_nodes(prompt, self.catalogue, self.classes)
 
     @staticmethod
     def _order(prompt, targets: list[str], stop_at: set[str]) -> list[str]:
         """Ancestors of the targets (not above injected nodes), each after what it needs; among
         nodes that are ready, the lowest id first."""
-        needed: set[str] = set()
-        stack = list(targets)
-        while stack:
-            node_id = stack.pop()
-            if node_id in needed:
-                continue
-            needed.add(node_id)
-            if node_id in stop_at:
-                continue
-            for value in prompt[node_id].get("inputs", {}).values():
-                if is_link(value) and str(value[0]) in prompt:
-                    stack.append(str(value[0]))
+        needed = needed_nodes(prompt, targets, stop_at)
         depends = {
             n: ({str(v[0]) for v in prompt[n].get("inputs", {}).values() if is_link(v) and str(v[0]) in needed} if n not in stop_at else set())
             for n in needed
@@ -413,9 +409,7 @@ class Runner:
 def content_key(value: Any) -> Any:
     """A hashable key of a value's content, tensors included (their bytes are hashed)."""
     if isinstance(value, torch.Tensor):
-        data = value.detach().cpu().contiguous()
-        digest = hashlib.sha256(data.view(torch.uint8).numpy().tobytes() if data.numel() else b"").hexdigest()
-        return ("tensor", str(data.dtype), tuple(data.shape), digest)
+        return fingerprint(value)
     if isinstance(value, Mapping):
         return tuple(sorted((str(k), content_key(v)) for k, v in value.items()))
     if isinstance(value, (list, tuple)):

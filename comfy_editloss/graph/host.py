@@ -37,16 +37,31 @@ class HostFolders:
     output: Path
     temp: Path
 
-    def resolve_input(self, name: str) -> Path:
-        """ComfyUI's annotated file names: ``name``, ``name [input]``, ``name [output]``, ``name [temp]``;
-        an absolute path is taken as it is."""
-        base = self.input
-        for tag, folder in ((" [input]", self.input), (" [output]", self.output), (" [temp]", self.temp)):
+    def _annotated(self, name: str) -> tuple[str, Path, str]:
+        """ComfyUI's annotated file names: ``name``, ``name [input]``, ``name [output]``, ``name [temp]``:
+        (the name, its folder, which folder)."""
+        for tag, folder, kind in ((" [input]", self.input, "input"), (" [output]", self.output, "output"), (" [temp]", self.temp, "temp")):
             if name.endswith(tag):
-                name, base = name[: -len(tag)], folder
-                break
-        path = Path(name)
-        return path if path.is_absolute() else base / path
+                return name[: -len(tag)], folder, kind
+        return name, self.input, "input"
+
+    def outside(self, name: str) -> str | None:
+        """The folder ``name`` leaves (``the input folder /...``) when it is absolute or climbs out
+        with ``..``, else None. ComfyUI lists only the files inside the folder, so nothing else can
+        be picked; sub-folders (ComfyUI's ``pasted/``, ``clipspace/`` uploads) stay inside."""
+        name, folder, kind = self._annotated(name)
+        relative = os.path.normpath(name)
+        if Path(name).is_absolute() or relative == os.curdir or relative.split(os.sep)[0] == os.pardir:
+            return f"the {kind} folder {folder}"
+        return None
+
+    def resolve_input(self, name: str) -> Path:
+        """The file an input-file name stands for; a name outside its folder is refused."""
+        where = self.outside(name)
+        if where is not None:
+            raise ValueError(f"image must name a file inside {where}, got {name!r}")
+        name, folder, _ = self._annotated(name)
+        return folder / os.path.normpath(name)
 
 
 _FOLDERS: contextvars.ContextVar[HostFolders | None] = contextvars.ContextVar("editloss_host_folders", default=None)
@@ -80,6 +95,16 @@ def _input_files() -> list[str]:
     if not folder.is_dir():
         return []
     return sorted(f.name for f in folder.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def image_file_problem(image: str) -> str | bool:
+    """LoadImage's check of its file, ComfyUI's message: True, or why the file cannot be loaded."""
+    where = folders().outside(image)
+    if where is not None:
+        return f"Invalid image file: {image}: image must name a file inside {where}, not a path outside it"
+    if not folders().resolve_input(image).is_file():
+        return f"Invalid image file: {image}"
+    return True
 
 
 def _file_hash(path: Path) -> str:
@@ -163,9 +188,7 @@ class LoadImage:
 
     @classmethod
     def VALIDATE_INPUTS(cls, image):
-        if not folders().resolve_input(image).is_file():
-            return f"Invalid image file: {image}"
-        return True
+        return image_file_problem(image)
 
 
 class LoadImageMask:
@@ -188,9 +211,7 @@ class LoadImageMask:
 
     @classmethod
     def VALIDATE_INPUTS(cls, image):
-        if not folders().resolve_input(image).is_file():
-            return f"Invalid image file: {image}"
-        return True
+        return image_file_problem(image)
 
 
 def save_image_path(prefix: str, output_dir: Path, width: int = 0, height: int = 0) -> tuple[Path, str, int, str]:

@@ -13,7 +13,7 @@ from .convert import ConversionError, convert, is_api_prompt, load_json
 from .execute import RunResult, Runner
 from .host import HOST_NODES, HostFolders, host_value_for_file, using_folders
 from .pack import NodePack, load_pack, this_pack_path
-from .validate import ValidationIssue, validate_prompt
+from .validate import PromptCheck, ValidationIssue, check_prompt
 
 
 def default_packs() -> list[Path]:
@@ -63,18 +63,28 @@ def load_prompt(workflow: str | os.PathLike | Mapping[str, Any], env: Environmen
     return convert(data, env.catalogue, source=source), source
 
 
-def validate_workflow(
+def check_workflow(
     workflow, env: Environment | None = None, source: str | None = None, input_dir: str | os.PathLike | None = None
-) -> list[ValidationIssue]:
-    """All problems of a workflow (conversion errors included, as one issue). Image files are looked
-    up in ``input_dir`` (default: the workflow's folder)."""
+) -> PromptCheck:
+    """A workflow validated as ComfyUI validates it before a run: output by output, with the nodes
+    each needs; which outputs would run and which would be ignored (a conversion error refuses it,
+    as one issue). Image files are looked up in ``input_dir`` (default: the workflow's folder)."""
     env = env or Environment.create()
     try:
         prompt, source = load_prompt(workflow, env, source)
     except ConversionError as exc:
-        return [ValidationIssue("invalid_prompt", str(exc).split(": ", 1)[-1], source or str(workflow))]
+        broken = [ValidationIssue("invalid_prompt", str(exc).split(": ", 1)[-1], source or str(workflow))]
+        return PromptCheck(issues=broken, fatal=broken)
     with using_folders(host_folders_for(workflow, input_dir, None)):
-        return validate_prompt(prompt, env.catalogue, env.classes, source)
+        return check_prompt(prompt, env.catalogue, env.classes, source)
+
+
+def validate_workflow(
+    workflow, env: Environment | None = None, source: str | None = None, input_dir: str | os.PathLike | None = None
+) -> list[ValidationIssue]:
+    """All problems of a workflow that ComfyUI would report: those of the nodes its outputs need
+    and of the prompt as a whole (see :func:`check_workflow`); an empty list when it is valid."""
+    return check_workflow(workflow, env, source, input_dir).issues
 
 
 def parse_injection(text: str) -> tuple[str, int, str]:
@@ -122,7 +132,9 @@ def run_workflow(
     runner: Runner | None = None,
     env: Environment | None = None,
 ) -> RunResult:
-    """Run a workflow file (UI or API format) headless, for tests and scripts.
+    """Run a workflow file (UI or API format) headless, for tests and scripts. As in ComfyUI, the
+    outputs that fail validation are skipped (``RunResult.skipped``) and the others run; it raises
+    :class:`PromptValidationError` when none is valid.
 
     Args:
         workflow: a path, or the workflow's JSON as a dict.

@@ -1,18 +1,27 @@
 """Validate an API-format prompt against the node catalogue, collecting every problem at once.
 
 Problem kinds are ComfyUI's own (``execution.py``: ``validate_inputs``/``validate_prompt``), plus
-``dangling_link`` and ``cycle``. It is stricter than ComfyUI where ComfyUI silently coerces: an
-``INT`` given ``5.7`` or a ``BOOLEAN`` given the string ``"false"`` is an error here, where ComfyUI
-would run with ``5`` and ``True``. Combos whose catalogue lists no options (model files that are
-not on this machine) are not checked for membership.
+``dangling_link`` and ``cycle``. Numbers are cast as ComfyUI casts them, with ``int()`` and
+``float()`` (``1`` for a ``FLOAT`` becomes ``1.0``, ``"20"`` for an ``INT`` becomes ``20``): that is
+the value the node gets, and the prompt holds it afterwards (see ``casts``), as the prompt ComfyUI
+stores in a saved PNG does; a value the cast refuses gets ComfyUI's error. It is stricter than
+ComfyUI where the cast would change what a value says: an ``INT`` given ``5.7`` or ``true``, a
+``BOOLEAN`` given the string ``"false"`` or a ``STRING`` given ``5`` is an error here, where ComfyUI
+would run with ``5``, ``1``, ``True`` and ``"5"`` (inputs a node's ``VALIDATE_INPUTS`` checks itself
+are cast as ComfyUI does, nothing more).
+
+Combos of nodes that run here are checked against the options their class lists at validation time
+(as ComfyUI calls ``INPUT_TYPES`` when it validates), so file lists are those of the runner's input
+folder; an empty list holds nothing. Combos of nodes that cannot run here come from the catalogue,
+whose file lists are those of the machine it was made on: file names and empty lists are not checked.
 """
 
 from __future__ import annotations
 
 import inspect
 import math
-from dataclasses import dataclass
-from typing import Any, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Mapping
 
 from .catalogue import Catalogue, InputSpec, NodeSpec
 
@@ -35,12 +44,16 @@ KINDS = (
 
 @dataclass(frozen=True)
 class ValidationIssue:
+    """One problem. ``outputs``: the output nodes it stops (ComfyUI's ``dependent_outputs``), when
+    known (see :func:`check_prompt`)."""
+
     kind: str
     message: str
     source: str
     node_id: str | None = None
     class_type: str | None = None
     input_name: str | None = None
+    outputs: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         where = self.source
@@ -58,6 +71,7 @@ class ValidationIssue:
             "node_id": self.node_id,
             "class_type": self.class_type,
             "input_name": self.input_name,
+            "dependent_outputs": list(self.outputs),
         }
 
 
@@ -65,6 +79,105 @@ class PromptValidationError(ValueError):
     def __init__(self, issues: list[ValidationIssue]):
         self.issues = issues
         super().__init__("\n".join(str(i) for i in issues))
+
+
+@dataclass
+class PromptCheck:
+    """What ComfyUI's ``validate_prompt`` decides about a prompt: each output is validated with the
+    nodes it needs, the valid ones run and the others are ignored; the prompt is refused only when
+    no output is valid or the prompt itself is broken (a node type that does not exist anywhere in
+    it, a node without ``class_type``, no output at all). Nodes no output needs are not checked.
+
+    Attributes:
+        outputs: the outputs checked (or a run's targets), in id order.
+        issues: every problem found, in node-id order, each with the outputs it stops.
+        failed: output -> the problems that stop it.
+        needed: output -> the nodes it needs, itself included.
+        prompt: a copy of the prompt holding ComfyUI's casts of its values (what the nodes get).
+        fatal: the problems of the whole prompt, which refuse it whatever its outputs.
+    """
+
+    outputs: list[str] = field(default_factory=list)
+    issues: list[ValidationIssue] = field(default_factory=list)
+    failed: dict[str, list[ValidationIssue]] = field(default_factory=dict)
+    needed: dict[str, set[str]] = field(default_factory=dict)
+    prompt: dict[str, dict] = field(default_factory=dict)
+    fatal: list[ValidationIssue] = field(default_factory=list)
+
+    @property
+    def valid_outputs(self) -> list[str]:
+        return [o for o in self.outputs if o not in self.failed] if not self.fatal else []
+
+    @property
+    def refused(self) -> bool:
+        """Whether ComfyUI would refuse the prompt (nothing would run)."""
+        return not self.valid_outputs
+
+
+def check_prompt(
+    prompt: Any,
+    catalogue: Catalogue,
+    classes: Mapping[str, type] | None = None,
+    source: str = "<prompt>",
+    outputs: Iterable[str] | None = None,
+    stop_at: Iterable[str] = (),
+) -> PromptCheck:
+    """Validate a prompt output by output, as ComfyUI does before it runs one.
+
+    Args:
+        outputs: the nodes to compute (default: every output node of the prompt).
+        stop_at: nodes whose outputs are given (injected): neither they nor what they need are checked.
+
+    See :func:`validate_prompt` for the other arguments.
+    """
+    if not isinstance(prompt, Mapping) or not prompt:
+        broken = validate_prompt(prompt, catalogue, classes, source)
+        return PromptCheck(issues=broken, fatal=broken)
+    stop_at = {str(n) for n in stop_at}
+    outputs = sorted({str(o) for o in (output_nodes(prompt, catalogue, classes) if outputs is None else outputs)}, key=_id_order)
+    needed = {o: needed_nodes(prompt, [o], stop_at) for o in outputs}
+    reached = set().union(*needed.values())
+    casts: dict[str, dict[str, Any]] = {}
+    found = validate_prompt(prompt, catalogue, classes, source, require_outputs=False, only=reached - stop_at, casts=casts)
+    found = [i for i in found if i.kind != "cycle" or i.node_id in reached]  # loops no output needs do not matter
+    issues = [i if i.kind == "invalid_prompt" else replace(i, outputs=tuple(o for o in outputs if i.node_id in needed[o])) for i in found]
+    if not outputs:
+        issues.append(ValidationIssue("prompt_no_outputs", "the prompt has no output node, so nothing would run", source))
+    fatal = [i for i in issues if i.kind in ("invalid_prompt", "prompt_no_outputs")]
+    failed = {o: stopping for o in outputs if (stopping := [i for i in issues if o in i.outputs])}
+    return PromptCheck(outputs, issues, failed, needed, with_casts(prompt, casts), fatal)
+
+
+def output_nodes(prompt: Mapping, catalogue: Catalogue, classes: Mapping[str, type] | None = None) -> list[str]:
+    """The prompt's output nodes (``OUTPUT_NODE``), which ComfyUI runs with what they need."""
+    found = []
+    for node_id, entry in prompt.items():
+        class_type = entry.get("class_type") if isinstance(entry, Mapping) else None
+        if not isinstance(class_type, str):
+            continue
+        node_class = (classes or {}).get(class_type)
+        spec = catalogue.get(class_type)
+        if (node_class is not None and getattr(node_class, "OUTPUT_NODE", False)) or (spec is not None and spec.output_node):
+            found.append(str(node_id))
+    return found
+
+
+def needed_nodes(prompt: Mapping, starts: Iterable[str], stop_at: set[str] | frozenset = frozenset()) -> set[str]:
+    """The nodes ``starts`` need, themselves included, through links (not above ``stop_at`` nodes)."""
+    needed: set[str] = set()
+    stack = [str(s) for s in starts]
+    while stack:
+        node_id = stack.pop()
+        if node_id in needed:
+            continue
+        needed.add(node_id)
+        entry = prompt.get(node_id)
+        if node_id in stop_at or not isinstance(entry, Mapping) or not isinstance(entry.get("inputs", {}), Mapping):
+            continue
+        for value in entry.get("inputs", {}).values():
+            if is_link(value) and value and str(value[0]) in prompt:
+                stack.append(str(value[0]))
+    return needed
 
 
 def types_match(received: str, expected: str) -> bool:
@@ -87,6 +200,7 @@ def validate_prompt(
     source: str = "<prompt>",
     require_outputs: bool = True,
     only: set[str] | None = None,
+    casts: dict[str, dict[str, Any]] | None = None,
 ) -> list[ValidationIssue]:
     """Every problem of an API prompt, in node-id order.
 
@@ -97,6 +211,8 @@ def validate_prompt(
         source: the file name for messages.
         require_outputs: report a prompt with no output node (``prompt_no_outputs``).
         only: check the inputs of these nodes only (those a run will execute); None = all.
+        casts: filled with ``{node_id: {input: value}}``: the values ComfyUI's casts change, to write
+            into the prompt before it runs (see :func:`with_casts`).
 
     A combo of a node that cannot run here (not in ``classes``) accepts a value that names a file
     (``ae.safetensors``): its options list the model folders of the machine the catalogue came from,
@@ -105,6 +221,7 @@ def validate_prompt(
     if not isinstance(prompt, Mapping) or not prompt:
         return [ValidationIssue("invalid_prompt", "a prompt is a non-empty JSON object of node id -> node", source)]
     classes = classes or {}
+    live_specs: dict[str, NodeSpec | str] = {}
     issues: list[ValidationIssue] = []
     for node_id in sorted(prompt, key=_id_order):
         entry = prompt[node_id]
@@ -119,20 +236,46 @@ def validate_prompt(
             ))
             continue
         if only is None or str(node_id) in only:
-            issues += _validate_node(str(node_id), entry, spec, prompt, catalogue, classes.get(spec.name), source, spec.name in classes)
+            node_class = classes.get(spec.name)
+            if node_class is not None:
+                if spec.name not in live_specs:
+                    live_specs[spec.name] = _live_spec(spec, node_class)
+                spec = live_specs[spec.name]
+                if isinstance(spec, str):
+                    issues.append(ValidationIssue("exception_during_validation", spec, source, str(node_id), entry["class_type"]))
+                    continue
+            node_casts = {}
+            issues += _validate_node(str(node_id), entry, spec, prompt, catalogue, node_class, source, node_class is not None, node_casts)
+            if node_casts and casts is not None:
+                casts[str(node_id)] = node_casts
     issues += _cycles(prompt, source)
-    if require_outputs and not any(
-        isinstance(e, Mapping) and (s := catalogue.get(e.get("class_type"))) is not None and s.output_node for e in prompt.values()
-    ):
+    if require_outputs and not output_nodes(prompt, catalogue, classes):
         issues.append(ValidationIssue("prompt_no_outputs", "the prompt has no output node, so nothing would run", source))
     return issues
+
+
+def _live_spec(spec: NodeSpec, node_class: type) -> NodeSpec | str:
+    """The interface a runnable class declares now (its file lists read from the current folders),
+    or why ``INPUT_TYPES`` failed."""
+    try:
+        return NodeSpec.from_class(spec.name, node_class, spec.display_name)
+    except Exception as exc:  # noqa: BLE001 - a pack's broken INPUT_TYPES is a finding, not a crash
+        return f"INPUT_TYPES raised {type(exc).__name__}: {exc}"
 
 
 def _id_order(node_id: Any) -> tuple:
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in str(node_id).split(":"))
 
 
-def _validate_node(node_id, entry, spec: NodeSpec, prompt, catalogue, node_class, source, runnable: bool) -> list[ValidationIssue]:
+def with_casts(prompt: Mapping[str, Mapping], casts: Mapping[str, Mapping[str, Any]]) -> dict[str, dict]:
+    """A copy of ``prompt`` holding the cast values, as ComfyUI writes them back into its prompt."""
+    copied = {node_id: dict(entry) if isinstance(entry, Mapping) else entry for node_id, entry in prompt.items()}
+    for node_id, values in casts.items():
+        copied[node_id]["inputs"] = {**copied[node_id].get("inputs", {}), **values}
+    return copied
+
+
+def _validate_node(node_id, entry, spec: NodeSpec, prompt, catalogue, node_class, source, runnable: bool, casts: dict) -> list[ValidationIssue]:
     inputs = entry.get("inputs", {})
     issues = []
     custom = _custom_validated_inputs(node_class)
@@ -150,10 +293,16 @@ def _validate_node(node_id, entry, spec: NodeSpec, prompt, catalogue, node_class
         value = inputs[inp.name]
         if is_link(value):
             _check_link(value, inp, prompt, catalogue, issue)
-        elif inp.name not in custom:
-            _check_value(_unbox(value), inp, issue, files_unknown=not runnable)
+            continue
+        typed = _typed_value(_unbox(value), inp, issue, strict=inp.name not in custom)
+        if typed is _INVALID:
+            continue
+        if typed is not value and inp.type in COMFYUI_CASTS:
+            casts[inp.name] = typed
+        if inp.name not in custom:
+            _check_value(typed, inp, issue, listed_elsewhere=not runnable)
     if node_class is not None and hasattr(node_class, "VALIDATE_INPUTS"):
-        _run_custom_validation(node_class, inputs, spec, prompt, catalogue, issue)
+        _run_custom_validation(node_class, {**inputs, **casts}, spec, prompt, catalogue, issue)
     return issues
 
 
@@ -195,34 +344,64 @@ def _names_a_file(value: Any) -> bool:
     return isinstance(value, str) and value.lower().endswith(FILE_EXTENSIONS)
 
 
-def _check_value(value: Any, inp: InputSpec, issue, files_unknown: bool = False) -> None:
+COMFYUI_CASTS = {"INT": int, "FLOAT": float, "STRING": str, "BOOLEAN": bool}
+_INVALID = object()
+
+
+def _typed_value(value: Any, inp: InputSpec, issue, strict: bool = True) -> Any:
+    """The value ComfyUI hands the node (its cast of a widget value), or ``_INVALID`` after
+    reporting why there is none. ``strict``: refuse what the cast would change (the module's
+    docstring says which); otherwise only what it cannot cast."""
     kind = inp.type
-    if kind == "INT":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float) and not value.is_integer()):
-            issue("invalid_input_type", f"expected an integer, got {value!r}", inp.name)
-            return
-    elif kind == "FLOAT":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            issue("invalid_input_type", f"expected a finite number, got {value!r}", inp.name)
-            return
-    elif kind == "BOOLEAN":
-        if not isinstance(value, bool):
-            issue("invalid_input_type", f"expected true or false, got {value!r}", inp.name)
-        return
-    elif kind == "STRING":
-        if not isinstance(value, str):
-            issue("invalid_input_type", f"expected a string, got {value!r}", inp.name)
-        return
-    elif kind == "COMBO":
+    cast = COMFYUI_CASTS.get(kind)
+    if cast is None:
+        if kind != "COMBO" and strict:
+            issue("invalid_input_type", f"a {kind} input must be linked to a node output, got the value {value!r}", inp.name)
+            return _INVALID
+        return value
+    if strict and _changed_by_cast(value, kind):
+        expected = {"INT": "an integer", "FLOAT": "a finite number", "STRING": "a string", "BOOLEAN": "true or false"}[kind]
+        issue("invalid_input_type", f"expected {expected}, got {value!r}", inp.name)
+        return _INVALID
+    try:
+        typed = cast(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        issue("invalid_input_type", f"Failed to convert an input value to a {kind} value: {value!r} ({exc})", inp.name)
+        return _INVALID
+    if strict and kind == "FLOAT" and not math.isfinite(typed):
+        issue("invalid_input_type", f"expected a finite number, got {value!r}", inp.name)
+        return _INVALID
+    return typed
+
+
+def _changed_by_cast(value: Any, kind: str) -> bool:
+    """Whether ComfyUI's cast would change what the value says: 5.7 -> 5, True -> 1, "false" -> True, 5 -> "5"."""
+    if kind == "STRING":
+        return not isinstance(value, str)
+    if kind == "BOOLEAN":
+        return not isinstance(value, bool)
+    if isinstance(value, bool):
+        return True
+    return kind == "INT" and isinstance(value, float) and math.isfinite(value) and not value.is_integer()
+
+
+def _check_value(value: Any, inp: InputSpec, issue, listed_elsewhere: bool = False) -> None:
+    """Limits and choices of a value of the input's type. ``listed_elsewhere``: the combo's options
+    come from the catalogue's machine, not this one."""
+    kind = inp.type
+    if kind == "COMBO":
         choices = inp.choices or ()
-        if files_unknown and _names_a_file(value):
+        if listed_elsewhere and (_names_a_file(value) or not choices):
             return
-        if choices and not inp.options.get("multiselect") and value not in choices:
+        if inp.options.get("multiselect") or value in choices:
+            return
+        if not choices:
+            issue("value_not_in_list", f"{value!r} is not an option: the list of options is empty", inp.name)
+        else:
             shown = ", ".join(repr(c) for c in list(choices)[:8]) + (", ..." if len(choices) > 8 else "")
             issue("value_not_in_list", f"{value!r} is not one of {shown}", inp.name)
         return
-    else:
-        issue("invalid_input_type", f"a {kind} input must be linked to a node output, got the value {value!r}", inp.name)
+    if kind not in ("INT", "FLOAT"):
         return
     low, high = inp.options.get("min"), inp.options.get("max")
     if low is not None and value < low:
