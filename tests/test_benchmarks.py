@@ -40,13 +40,23 @@ def test_encode_benchmark_runs_and_the_loader_reuses_its_model():
     assert len(rows) == 3 and all(row[-1] == "True" for row in rows)
 
 
-def test_ranking_benchmark_runs():
+def test_weight_free_ranking_benchmark_prints_each_rate_for_both_masks():
     proc = subprocess.run(
         [sys.executable, str(BENCHMARKS / "bench_weight_free_ranking.py"), "--scenes", "4"],
         capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert any(line.startswith("edit") for line in proc.stdout.splitlines())
+    lines = proc.stdout.splitlines()
+    header = next(line.split() for line in lines if line.startswith("mask"))
+    assert header == ["mask", "gt<ov<none", "shift", "best", "geometry", "identity", "shift<dist", "shift<ov"]
+    rows = {line.split()[0]: line.split()[1:] for line in lines if line.split()[:1] in (["edit"], ["none"])}
+    assert sorted(rows) == ["edit", "none"]
+    for cells in rows.values():
+        assert len(cells) == 6 and all(cell.endswith("%") for cell in cells)
+        # A rate over 4 scenes is a multiple of 25%.
+        assert all(float(cell[:-1]) in (0.0, 25.0, 50.0, 75.0, 100.0) for cell in cells)
+    # The identity loss tells the unchanged source from the correct edit on every generated scene.
+    assert rows["edit"][3] == "100.0%"
 
 
 def test_texture_benchmark_runs_and_reports_a_ratio_for_each_loss():

@@ -45,6 +45,9 @@ def _loop_total(values, higher, weights, normalize):
 
 
 finite = st.floats(-100, 100, allow_nan=False, width=32)
+# Scores a tenth apart: scaling them in float32 keeps them distinct (subnormals would round to 0 and
+# values an ulp apart could merge, which no normalisation can undo).
+spaced = st.integers(-1000, 1000).map(lambda k: k / 10)
 
 
 @given(
@@ -111,19 +114,48 @@ def test_nan_is_written_as_null_and_shown_as_nan():
     assert "nan" in table.format_text()
 
 
-def test_pictures_have_a_row_per_generation_and_mark_the_best():
-    table = _table({"a": [0.3, 0.1, 0.2], "b": [1.0, 2.0, 3.0]}, higher=("b",))
+def _row_bands(picture: np.ndarray) -> list[int]:
+    """Heights of the table's body rows (between the header rule and the footnote's 30 px), read
+    from the left margin: rows alternate between the background and a light grey."""
+    margin = np.round(picture[34 : picture.shape[0] - 30, 2] * 255).astype(int)
+    runs, start = [], 0
+    for y in range(1, len(margin) + 1):
+        if y == len(margin) or not np.array_equal(margin[y], margin[start]):
+            runs.append(y - start)
+            start = y
+    return runs
+
+
+def _runs(line: np.ndarray) -> int:
+    """How many runs of True a 1-D bool array holds."""
+    return int(np.count_nonzero(line[1:] & ~line[:-1]) + bool(line[0]))
+
+
+@pytest.mark.parametrize("count", [1, 3, 5])
+def test_pictures_have_a_row_per_generation_and_mark_the_best(count):
+    g = torch.Generator().manual_seed(count)
+    a = torch.rand(count, generator=g).tolist()
+    b = torch.rand(count, generator=g).tolist()
+    table = _table({"a": a, "b": b}, higher=("b",), labels=[f"gen_{i}" for i in range(count)])
     total = table.weighted_total(normalize="rank")
     plain = table.render_table(None, total)
-    thumbs = table.render_table(torch.rand(3, 40, 50, 3), total)
+    thumbs = table.render_table(torch.rand(count, 40, 50, 3), total)
     assert plain.dtype == np.float32 and plain.ndim == 3 and plain.shape[2] == 3
-    assert thumbs.shape[0] > plain.shape[0]  # thumbnail rows are taller
+    # One body row per generation, of equal height; thumbnail rows are taller.
+    plain_rows, thumb_rows = _row_bands(plain), _row_bands(thumbs)
+    assert len(plain_rows) == count and len(set(plain_rows)) == 1
+    assert len(thumb_rows) == count and len(set(thumb_rows)) == 1 and thumb_rows[0] > plain_rows[0]
+    # Exactly one best cell per column (a, b and the total), filled green: counted along each row's
+    # top edge, above the text.
     green = np.all(np.abs(plain * 255 - np.array([205, 236, 205])) < 2, axis=-1)
-    assert green.any()  # best cells are filled
+    tops = [34 + sum(plain_rows[:k]) for k in range(count)]
+    assert sum(_runs(green[top + 3]) for top in tops) == 3
     chart = table.render_chart(total)
     assert chart.ndim == 3 and chart.shape[1] >= 3 * 340
     bars = np.all(np.abs(chart * 255 - np.array([60, 160, 80])) < 2, axis=-1)
-    assert bars.sum() > 100  # a green best bar in every panel
+    # One green best bar in every panel (a bar of height 0 has nothing to draw).
+    visible = sum(float(c.values[table.best(c)]) != 0 for c in (*table.columns, total))
+    assert visible >= 2 and _runs(bars.any(axis=0)) == visible
 
 
 def test_parsing_errors_name_the_entry():
@@ -194,7 +226,7 @@ def test_written_files_get_the_umasks_mode_as_a_plain_open_gives(tmp_path, umask
 
 
 @given(
-    st.lists(st.lists(finite, min_size=4, max_size=4), min_size=1, max_size=3),
+    st.lists(st.lists(spaced, min_size=4, max_size=4), min_size=1, max_size=3),
     st.floats(0.01, 100),
     st.sampled_from(["minmax", "rank"]),
     st.permutations(range(4)),
