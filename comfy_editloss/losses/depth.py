@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import check_choice, check_float_tensor, check_has_values, check_int, check_number, describe
+from .autograd import backward_by_autograd
 from .reduction import check_reduction, full_precision
 
 SAMPLE_WEIGHTINGS = ("pixels", "samples")
@@ -224,33 +225,42 @@ def _trim(weight: torch.Tensor, term: str) -> torch.Tensor:
     return weight[..., :, :-1] if term == "edge_x" else weight[..., :-1, :] if term == "edge_y" else weight
 
 
+def _term_sums(pred: torch.Tensor, target: torch.Tensor, regions: _Regions, beta: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The error map (NaN/Inf pixels zeroed), the weighted SmoothL1 sums of the four terms
+    ``[4, B]`` and their weight sums ``[4, B]``, in plain differentiable ops."""
+    error = pred - target
+    if regions.finite is not None:
+        error = torch.where(regions.finite > 0, error, torch.zeros_like(error))
+    sums, totals = [], []
+    for term in _TERMS:
+        weight = regions.weight(term)
+        sums.append((_smooth_l1(_difference(error, term), beta) * _trim(weight, term)).flatten(1).sum(dim=1))
+        totals.append(weight.flatten(1).sum(dim=1))
+        del weight
+    return error, torch.stack(sums), torch.stack(totals)
+
+
 class _DepthTermSums(torch.autograd.Function):
-    """Per-sample weighted SmoothL1 sums of the four terms ``[4, B]`` and their weight sums. The
-    backward pass keeps only the error map and the region maps, and forms each weighted slope when
-    it needs it: about half the memory of the seed's code, which keeps every product."""
+    """:func:`_term_sums` with a backward pass that keeps only the error map and the region maps,
+    and forms each weighted slope when it needs it: about half the memory of the seed's code, which
+    keeps every product. A double backward recomputes it with plain ops
+    (:mod:`comfy_editloss.losses.autograd`)."""
 
     @staticmethod
     def forward(ctx, pred: torch.Tensor, target: torch.Tensor, regions: _Regions, beta: float):
-        error = pred - target
-        if regions.finite is not None:
-            error = torch.where(regions.finite > 0, error, torch.zeros_like(error))
-        sums, totals = [], []
-        for term in _TERMS:
-            weight = regions.weight(term)
-            sums.append((_smooth_l1(_difference(error, term), beta) * _trim(weight, term)).flatten(1).sum(dim=1))
-            totals.append(weight.flatten(1).sum(dim=1))
-            del weight
-        ctx.save_for_backward(error)
+        error, sums, totals = _term_sums(pred, target, regions, beta)
+        ctx.save_for_backward(pred, target, error)
         ctx.regions, ctx.beta = regions, beta
-        totals = torch.stack(totals)
         ctx.mark_non_differentiable(totals)
-        return torch.stack(sums), totals
+        return sums, totals
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, grad_sums: torch.Tensor, _grad_totals: torch.Tensor):
-        (error,) = ctx.saved_tensors
+        pred, target, error = ctx.saved_tensors
         regions, beta = ctx.regions, ctx.beta
+        if torch.is_grad_enabled():  # create_graph=True: a backward that is itself differentiable
+            plain = lambda p, t: _term_sums(p, t, regions, beta)[1]  # noqa: E731
+            return (*backward_by_autograd(plain, (pred, target), ctx.needs_input_grad[:2], grad_sums), None, None)
         shape = (-1, 1, 1, 1)
         coefficient = grad_sums[0].view(shape) * regions.weight("inside") + grad_sums[1].view(shape) * regions.weight("outside")
         grad = _smooth_l1_slope(error, beta).mul_(coefficient)

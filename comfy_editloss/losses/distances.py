@@ -26,8 +26,8 @@ Conventions (chosen here, where seed 000 leaves them open):
 from __future__ import annotations
 
 import torch
-from torch.autograd.function import once_differentiable
 
+from .autograd import backward_by_autograd
 from .reduction import aggregate
 
 DISTANCES = ("cos", "l2", "euclidean", "l1")
@@ -40,6 +40,7 @@ class _DifferenceNorm(torch.autograd.Function):
     Autograd's own graph for ``vector_norm(a - b)`` keeps the difference and then allocates two
     more tensors of the input's size in backward; this keeps one and writes the gradient in one pass,
     which is what lets the feature-matching loss run as fast as ``F.mse_loss`` (see benchmarks/).
+    A double backward recomputes it with plain ops (:mod:`comfy_editloss.losses.autograd`).
     """
 
     @staticmethod
@@ -53,13 +54,14 @@ class _DifferenceNorm(torch.autograd.Function):
         else:
             out = safe_norm(diff)
         ctx.kind = kind
-        ctx.save_for_backward(diff, out)
+        ctx.save_for_backward(a, b, diff, out)
         return out
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
-        diff, out = ctx.saved_tensors
+        a, b, diff, out = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: a backward that is itself differentiable
+            return (*backward_by_autograd(lambda x, y: _difference_norm(x, y, ctx.kind), (a, b), ctx.needs_input_grad[:2], grad), None)
         g = grad.unsqueeze(-1)
         if ctx.kind == "l2":
             grad_a = diff * (2 * g)
@@ -71,6 +73,16 @@ class _DifferenceNorm(torch.autograd.Function):
             grad_a = torch.sign(diff).mul_(g)
         grad_b = -grad_a if ctx.needs_input_grad[1] else None
         return (grad_a if ctx.needs_input_grad[0] else None), grad_b, None
+
+
+def _difference_norm(a: torch.Tensor, b: torch.Tensor, kind: str) -> torch.Tensor:
+    """What :class:`_DifferenceNorm` computes, in plain differentiable ops."""
+    diff = a - b
+    if kind == "l1":
+        return diff.abs().sum(dim=-1)
+    if kind == "l2":
+        return diff.square().sum(dim=-1)
+    return safe_norm(diff)
 
 
 def rescaled(x: torch.Tensor) -> torch.Tensor:

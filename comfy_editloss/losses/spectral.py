@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .autograd import backward_by_autograd
+
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 # The dominant peak's harmonic check: a sub-harmonic f/n counts when it is a peak of its own, within
 # 0.35 bins of f/n, at least 3 bins from f and at least this fraction of f's power.
@@ -139,18 +141,19 @@ class _PowerSpectrum(torch.autograd.Function):
         spectrum = torch.fft.rfft2(y)
         size = y.shape[-2] * y.shape[-1]
         power = torch.view_as_real(spectrum).square().sum(dim=-1).div_(size)
-        ctx.save_for_backward(spectrum)
+        ctx.save_for_backward(y, spectrum)
         ctx.width = y.shape[-1]
         return power
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         # d/dy sum_k g_k |Y_k|^2 / N = (2 / N) Re sum_k g_k Y_k e^{i w k n} over the half plane, which
         # is 2 * irfft2(c * g * Y) with c = 1/2 on the columns irfft2 mirrors (all but column 0 and,
         # for even W, the Nyquist column) and g made symmetric on those two columns (P(-r) = P(r)
         # there, so only the symmetric part of g matters, and it keeps c * g * Y Hermitian).
-        (spectrum,) = ctx.saved_tensors
+        y, spectrum = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: a backward that is itself differentiable
+            return backward_by_autograd(_plain_power, (y,), ctx.needs_input_grad, grad)[0]
         width = ctx.width
         height = grad.shape[-2]
         grad = grad * 0.5
@@ -159,6 +162,11 @@ class _PowerSpectrum(torch.autograd.Function):
         for column in own:
             grad[..., column] = grad[..., column] + grad[..., mirror, column]
         return torch.fft.irfft2(spectrum * grad, s=(height, width)).mul_(2)
+
+
+def _plain_power(y: torch.Tensor) -> torch.Tensor:
+    """What :class:`_PowerSpectrum` computes, through autograd's own ``rfft2``."""
+    return torch.fft.rfft2(y).abs().square() / (y.shape[-2] * y.shape[-1])
 
 
 def spectrum_of_signal(y: torch.Tensor) -> torch.Tensor:

@@ -69,9 +69,9 @@ _TINY = 1e-30
 # ---------------------------------------------------------------------------------------------
 
 
-def check_images(x: object, name: str) -> torch.Tensor:
-    """``[B, 1 or 3, H, W]`` float, at least ``MIN_SIZE`` px a side, every pixel finite (a texture has
-    no missing pixels: leave a region out with the mask instead)."""
+def check_images(x: object, name: str, values: bool = True) -> torch.Tensor:
+    """``[B, 1 or 3, H, W]`` float, at least ``MIN_SIZE`` px a side and, with ``values``, every pixel
+    finite (a texture has no missing pixels: leave a region out with the mask instead)."""
     check_float_tensor(x, name)
     if x.dim() != 4 or x.shape[1] not in (1, 3):
         raise ValueError(
@@ -85,6 +85,12 @@ def check_images(x: object, name: str) -> torch.Tensor:
             f"{name} must be at least {MIN_SIZE}x{MIN_SIZE} px to have a spectrum worth measuring, "
             f"got {x.shape[2]}x{x.shape[3]} (shape {tuple(x.shape)})"
         )
+    if values:
+        check_finite_pixels(x, name)
+    return x
+
+
+def check_finite_pixels(x: torch.Tensor, name: str) -> None:
     check_has_values(x, name)
     bad = ~torch.isfinite(x.detach())
     if bool(bad.any()):
@@ -93,7 +99,6 @@ def check_images(x: object, name: str) -> torch.Tensor:
             f"{name} must be finite, got {int(bad.sum())} NaN/Inf pixel(s) in sample(s) {samples[:8]}; "
             "leave a region out with the mask instead"
         )
-    return x
 
 
 def check_same_layout(first: torch.Tensor, other: torch.Tensor, first_name: str, name: str) -> None:
@@ -187,10 +192,12 @@ class _Textures:
     def __init__(self, named: Sequence[tuple[str, torch.Tensor]], mask: torch.Tensor | None, mask_name: str = "mask"):
         first_name, first = named[0]
         for name, images in named:
-            check_images(images, name)
+            check_images(images, name, values=False)
             if images is not first:
                 check_same_layout(first, images, first_name, name)
         self.device = check_same_device(list(named) + [(mask_name, mask)])
+        for name, images in named:
+            check_finite_pixels(images, name)
         mask = check_texture_mask(mask, first, first_name, mask_name)
         dtypes = [images.dtype for _, images in named]
         self.dtype = torch.float64 if torch.float64 in dtypes else torch.float32
