@@ -144,6 +144,28 @@ def _timm_feature_grid(model: nn.Module, features: torch.Tensor, size) -> torch.
     return _tokens_to_grid(features[:, prefix:], *grid)
 
 
+def dinov2_pos_embed(pos_embed: torch.Tensor, height: int, width: int, patch: int) -> torch.Tensor:
+    """The position embedding ``[1, 1 + n, C]`` of a DINOv2 without registers for an input of
+    ``height x width`` pixels, as Meta's ``interpolate_pos_encoding`` computes it (and Depth Anything V2,
+    which ships that code): bicubic with scale factors ``(grid + 0.1) / old_grid`` and no antialiasing;
+    unchanged for a square input of the training grid. The class position is kept as it is.
+
+    timm resamples to the grid size with antialiasing instead, which is Meta's rule for the register
+    models only; for the others it moves every token at any size but a square of the training size."""
+    n = pos_embed.shape[1] - 1
+    grid_h, grid_w = height // patch, width // patch
+    if grid_h * grid_w == n and height == width:
+        return pos_embed
+    side = math.sqrt(n)
+    dim = pos_embed.shape[-1]
+    grid = pos_embed[:, 1:].float().reshape(1, int(side), int(side), dim).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, scale_factor=((grid_h + 0.1) / side, (grid_w + 0.1) / side), mode="bicubic", antialias=False)
+    if tuple(grid.shape[-2:]) != (grid_h, grid_w):  # the 0.1 offset is there to make this never happen
+        raise RuntimeError(f"position-embedding grid {tuple(grid.shape[-2:])} != patch grid {(grid_h, grid_w)}")
+    grid = grid.permute(0, 2, 3, 1).reshape(1, -1, dim)
+    return torch.cat((pos_embed[:, :1].float(), grid), dim=1).to(pos_embed.dtype)
+
+
 class TimmImageEncoder(ImageEncoder):
     """A timm backbone. Global embedding: ``"cls"`` (the class token), ``"mean"`` (mean of the patch
     tokens) or ``"head"`` (the model's own pooling, pre-logits)."""
