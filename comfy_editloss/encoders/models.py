@@ -166,9 +166,37 @@ def dinov2_pos_embed(pos_embed: torch.Tensor, height: int, width: int, patch: in
     return torch.cat((pos_embed[:, :1].float(), grid), dim=1).to(pos_embed.dtype)
 
 
+def _uses_meta_dinov2_positions(model: nn.Module) -> bool:
+    """A timm DINOv2 without registers (``vit_*_patch14_dinov2``): its weights, from timm's files or
+    Meta's, were trained with :func:`dinov2_pos_embed`. The register models keep no class position
+    (``no_embed_class``) and are resampled by timm exactly as Meta's code does."""
+    architecture = str((getattr(model, "pretrained_cfg", None) or {}).get("architecture", ""))
+    return (
+        architecture.endswith("_dinov2")
+        and getattr(model, "pos_embed", None) is not None
+        and getattr(model, "cls_token", None) is not None
+        and getattr(model, "reg_token", None) is None
+        and not getattr(model, "no_embed_class", True)
+    )
+
+
+def _dinov2_forward_features(vit: nn.Module, pixels: torch.Tensor) -> torch.Tensor:
+    """timm's ``forward_features`` with the position embedding of Meta's DINOv2 (:func:`dinov2_pos_embed`)
+    in place of timm's resampling: the class token, then the patch tokens, plus positions; blocks; norm."""
+    tokens = vit.patch_embed(pixels)
+    tokens = tokens.reshape(tokens.shape[0], -1, tokens.shape[-1])  # NHWC (dynamic size) or NLC
+    x = torch.cat((vit.cls_token.expand(tokens.shape[0], -1, -1).to(tokens.dtype), tokens), dim=1)
+    x = x + dinov2_pos_embed(vit.pos_embed, pixels.shape[-2], pixels.shape[-1], vit.patch_embed.patch_size[0]).to(x.dtype)
+    x = vit.norm_pre(vit.patch_drop(vit.pos_drop(x)))
+    return vit.norm(vit.blocks(x))
+
+
 class TimmImageEncoder(ImageEncoder):
     """A timm backbone. Global embedding: ``"cls"`` (the class token), ``"mean"`` (mean of the patch
-    tokens) or ``"head"`` (the model's own pooling, pre-logits)."""
+    tokens) or ``"head"`` (the model's own pooling, pre-logits).
+
+    A DINOv2 without registers places its position embedding as Meta's model does
+    (:func:`dinov2_pos_embed`), so its tokens equal the official model's at every input size."""
 
     def __init__(self, model: nn.Module, name: str, config: PreprocessConfig, global_pool: str = "cls"):
         super().__init__(name, "timm", config)
@@ -176,9 +204,13 @@ class TimmImageEncoder(ImageEncoder):
         if global_pool == "cls" and getattr(model, "cls_token", None) is None:
             global_pool = "head"
         self.global_pool = global_pool
+        self.meta_dinov2_positions = _uses_meta_dinov2_positions(model)
 
     def encode_pixels(self, pixels):
-        features = self.model.forward_features(pixels)
+        if self.meta_dinov2_positions:
+            features = _dinov2_forward_features(self.model, pixels)
+        else:
+            features = self.model.forward_features(pixels)
         grid = _timm_feature_grid(self.model, features, pixels.shape[-2:])
         if self.global_pool == "cls" and features.dim() == 3:
             pooled = features[:, 0]
