@@ -24,6 +24,7 @@ from comfy_editloss.encoders import (
     load_timm_encoder,
     preprocess,
 )
+from comfy_editloss.encoders.models import dinov2_pos_embed
 from comfy_editloss.encoders.preprocess import PreprocessConfig, _resize
 from comfy_editloss.losses import loss_geometry_match, loss_no_edit_identity
 from comfy_editloss.synthetic import make_edit_scene
@@ -281,6 +282,25 @@ def test_dinov2_without_registers_equals_meta_after_the_loaders_preprocessing(me
     class_difference = _largest_relative_difference(out.global_embedding, F.normalize(official[:, 0], dim=-1))
     print(f"preprocessed {tuple(pixels.shape[-2:])}: largest relative difference to Meta's rule: patch tokens {patch_difference:.3g}, class token {class_difference:.3g}")
     assert patch_difference < FLOAT32_ROUNDING and class_difference < FLOAT32_ROUNDING
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error", "message"),
+    [
+        (("positions", 84, 84, 14), TypeError, "pos_embed must be a torch.Tensor, got str 'positions'"),
+        ((torch.zeros(1, 37, 8, dtype=torch.int64), 84, 84, 14), TypeError, "pos_embed must be a floating-point tensor (float16, bfloat16, float32 or float64), got torch.int64"),
+        ((torch.zeros(1, 36, 8), 84, 84, 14), ValueError, "pos_embed must be [1, 1 + M*M, C] (the class position, then an M x M grid), got shape (1, 36, 8)"),
+        ((torch.zeros(2, 37, 8), 84, 84, 14), ValueError, "pos_embed must be [1, 1 + M*M, C] (the class position, then an M x M grid), got shape (2, 37, 8)"),
+        ((torch.zeros(37, 8), 84, 84, 14), ValueError, "pos_embed must be [1, 1 + M*M, C] (the class position, then an M x M grid), got shape (37, 8)"),
+        ((torch.zeros(1, 37, 8), 84, 84, 0), ValueError, "patch must be an integer >= 1, got 0"),
+        ((torch.zeros(1, 37, 8), 10, 84, 14), ValueError, "height must be an integer >= the patch size 14 (one patch at least), got 10"),
+        ((torch.zeros(1, 37, 8), 84, 84.0, 14), ValueError, "width must be an integer >= the patch size 14 (one patch at least), got 84.0"),
+    ],
+)
+def test_dinov2_pos_embed_rejects_bad_arguments_by_name(arguments, error, message):
+    with pytest.raises(error) as info:
+        dinov2_pos_embed(*arguments)
+    assert str(info.value) == message
 
 
 def test_timm_global_pool_options(tmp_path):

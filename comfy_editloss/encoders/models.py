@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_choice
+from .._checks import check_choice, check_float_tensor
 from .checkpoints import (
     WEIGHT_SUFFIXES,
     CheckpointError,
@@ -152,13 +152,21 @@ def dinov2_pos_embed(pos_embed: torch.Tensor, height: int, width: int, patch: in
 
     timm resamples to the grid size with antialiasing instead, which is Meta's rule for the register
     models only; for the others it moves every token at any size but a square of the training size."""
-    n = pos_embed.shape[1] - 1
+    check_float_tensor(pos_embed, "pos_embed")
+    n = pos_embed.shape[1] - 1 if pos_embed.dim() == 3 else 0
+    side = math.isqrt(max(n, 0))
+    if pos_embed.dim() != 3 or pos_embed.shape[0] != 1 or n < 1 or side * side != n:
+        raise ValueError(f"pos_embed must be [1, 1 + M*M, C] (the class position, then an M x M grid), got shape {tuple(pos_embed.shape)}")
+    if isinstance(patch, bool) or not isinstance(patch, int) or patch < 1:
+        raise ValueError(f"patch must be an integer >= 1, got {patch!r}")
+    for name, value in (("height", height), ("width", width)):  # SymInt: a traced size (torch.compile)
+        if isinstance(value, bool) or not isinstance(value, (int, torch.SymInt)) or value < patch:
+            raise ValueError(f"{name} must be an integer >= the patch size {patch} (one patch at least), got {value!r}")
     grid_h, grid_w = height // patch, width // patch
     if grid_h * grid_w == n and height == width:
         return pos_embed
-    side = math.sqrt(n)
     dim = pos_embed.shape[-1]
-    grid = pos_embed[:, 1:].float().reshape(1, int(side), int(side), dim).permute(0, 3, 1, 2)
+    grid = pos_embed[:, 1:].float().reshape(1, side, side, dim).permute(0, 3, 1, 2)
     grid = F.interpolate(grid, scale_factor=((grid_h + 0.1) / side, (grid_w + 0.1) / side), mode="bicubic", antialias=False)
     if tuple(grid.shape[-2:]) != (grid_h, grid_w):  # the 0.1 offset is there to make this never happen
         raise RuntimeError(f"position-embedding grid {tuple(grid.shape[-2:])} != patch grid {(grid_h, grid_w)}")
