@@ -377,7 +377,9 @@ def load_timm_encoder(
 
     Vision transformers are built with ``dynamic_img_size=True``: any input size that is a
     multiple of the patch size works (``image_size`` sets the shorter side; the default is the
-    model's pretraining size, 518 for DINOv2).
+    model's pretraining size, 518 for DINOv2). DINOv2 gives the tokens of Meta's model at every
+    size: without registers its position embedding is resampled by Meta's rule
+    (:func:`dinov2_pos_embed`) whichever file the weights come from; with registers timm's rule is Meta's.
     """
     check_choice(precision, "precision", PRECISIONS)
     check_choice(global_pool, "global_pool", GLOBAL_POOLS)
