@@ -284,6 +284,30 @@ def test_dinov2_without_registers_equals_meta_after_the_loaders_preprocessing(me
     assert patch_difference < FLOAT32_ROUNDING and class_difference < FLOAT32_ROUNDING
 
 
+def test_dinov2_without_registers_keeps_timms_gradient_checkpointing(meta_dinov2, monkeypatch):
+    encoder, _ = meta_dinov2
+    images = torch.rand(1, 56, 84, 3, generator=torch.Generator().manual_seed(6))
+    runs = []
+    real_checkpoint = torch.utils.checkpoint.checkpoint
+
+    def counted_checkpoint(*args, **kwargs):
+        runs.append(1)
+        return real_checkpoint(*args, **kwargs)
+
+    monkeypatch.setattr(torch.utils.checkpoint, "checkpoint", counted_checkpoint)
+    gradients = []
+    for checkpointing in (False, True):
+        encoder.model.set_grad_checkpointing(checkpointing)
+        try:
+            image = images.clone().requires_grad_()
+            encoder(image).patch_tokens.square().sum().backward()
+        finally:
+            encoder.model.set_grad_checkpointing(False)
+        gradients.append(image.grad)
+    assert len(runs) == len(encoder.model.blocks)  # one checkpointed segment per block, and only when asked
+    torch.testing.assert_close(gradients[1], gradients[0])
+
+
 @pytest.mark.parametrize(
     ("arguments", "error", "message"),
     [

@@ -190,12 +190,17 @@ def _uses_meta_dinov2_positions(model: nn.Module) -> bool:
 
 def _dinov2_forward_features(vit: nn.Module, pixels: torch.Tensor) -> torch.Tensor:
     """timm's ``forward_features`` with the position embedding of Meta's DINOv2 (:func:`dinov2_pos_embed`)
-    in place of timm's resampling: the class token, then the patch tokens, plus positions; blocks; norm."""
+    in place of timm's resampling: the class token, then the patch tokens, plus positions; blocks (with
+    timm's gradient checkpointing when it is switched on, to save memory in training); norm."""
     tokens = vit.patch_embed(pixels)
     tokens = tokens.reshape(tokens.shape[0], -1, tokens.shape[-1])  # NHWC (dynamic size) or NLC
     x = torch.cat((vit.cls_token.expand(tokens.shape[0], -1, -1).to(tokens.dtype), tokens), dim=1)
     x = x + dinov2_pos_embed(vit.pos_embed, pixels.shape[-2], pixels.shape[-1], vit.patch_embed.patch_size[0]).to(x.dtype)
     x = vit.norm_pre(vit.patch_drop(vit.pos_drop(x)))
+    if getattr(vit, "grad_checkpointing", False):
+        from timm.models import checkpoint_seq  # noqa: PLC0415
+
+        return vit.norm(checkpoint_seq(vit.blocks, x))
     return vit.norm(vit.blocks(x))
 
 
