@@ -13,8 +13,8 @@ from conftest import random_depth_checkpoint
 
 from comfy_editloss.depth import ARCHITECTURES, DepthEstimator, build_model, convert_state_dict, detect_architecture, estimate_depth, load_depth_estimator, model_from_state_dict
 from comfy_editloss.depth.estimator import _target_size
-from comfy_editloss.depth.models import dinov2_pos_embed
 from comfy_editloss.encoders.checkpoints import CheckpointError
+from comfy_editloss.encoders.models import dinov2_pos_embed
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "shared" / "checkpoint_manifests"
 MANIFEST_OF = {

@@ -3,7 +3,9 @@ ComfyUI CLIP vision adapter, caching and heat maps."""
 
 from __future__ import annotations
 
+import copy
 import json
+import math
 import warnings
 
 import numpy as np
@@ -22,6 +24,7 @@ from comfy_editloss.encoders import (
     load_timm_encoder,
     preprocess,
 )
+from comfy_editloss.encoders.models import dinov2_pos_embed
 from comfy_editloss.encoders.preprocess import PreprocessConfig, _resize
 from comfy_editloss.losses import loss_geometry_match, loss_no_edit_identity
 from comfy_editloss.synthetic import make_edit_scene
@@ -170,6 +173,36 @@ def _meta_layout(model):
     return meta
 
 
+def _official_dinov2_features(reference, pixels):
+    """Meta's DINOv2 without registers on the weights of a timm model in float64: the position
+    embedding resampled as Meta's ``interpolate_pos_encoding`` does (bicubic with scale factors
+    ``(grid + 0.1) / 37``, no antialiasing, untouched for a square input of the training grid), added
+    to the class token and the patch tokens, then the blocks and the norm."""
+    pixels = pixels.double()
+    height, width = pixels.shape[-2:]
+    grid_h, grid_w = height // 14, width // 14
+    positions = reference.pos_embed
+    side = math.isqrt(positions.shape[1] - 1)
+    if (grid_h, grid_w) != (side, side) or height != width:
+        patch_positions = positions[:, 1:].reshape(1, side, side, -1).permute(0, 3, 1, 2)
+        patch_positions = F.interpolate(patch_positions, scale_factor=((grid_h + 0.1) / side, (grid_w + 0.1) / side), mode="bicubic", align_corners=False, antialias=False)
+        positions = torch.cat((positions[:, :1], patch_positions.flatten(2).transpose(1, 2)), dim=1)
+    patches = F.conv2d(pixels, reference.patch_embed.proj.weight, reference.patch_embed.proj.bias, stride=14).flatten(2).transpose(1, 2)
+    x = torch.cat((reference.cls_token.expand(len(pixels), -1, -1), patches), dim=1) + positions
+    for block in reference.blocks:
+        x = block(x)
+    return reference.norm(x)
+
+
+# float32 against the float64 reference: rounding only (a few 1e-6); the wrong rule is off by over 1e-3
+FLOAT32_ROUNDING = 1e-4
+
+
+def _largest_relative_difference(ours, official):
+    """The largest ``|ours - official| / |official|`` over tokens (norms over channels)."""
+    return float(((ours.double() - official).norm(dim=-1) / official.norm(dim=-1)).max())
+
+
 @pytest.mark.parametrize("architecture", ["vit_small_patch14_dinov2", "vit_small_patch14_reg4_dinov2"])
 def test_timm_dinov2_loads_timm_and_meta_files_and_reproduces_the_model(tmp_path, architecture):
     model = _dinov2(architecture)
@@ -182,18 +215,116 @@ def test_timm_dinov2_loads_timm_and_meta_files_and_reproduces_the_model(tmp_path
     (hub / "config.json").write_text(json.dumps({"architecture": architecture, "num_classes": 0}))
     _save(state, hub / "model.safetensors")
     images = torch.rand(2, 100, 150, 3)
+    outputs = {}
     for path in (tmp_path / "model.safetensors", tmp_path / "model.pth", tmp_path / "dinov2_vits14_pretrain.pth", hub):
         encoder = load_timm_encoder(architecture, path, precision="fp32", image_size=140)
         pixels = preprocess(images, encoder.preprocess_config)
         assert pixels.shape[-2:] == (140, 210)  # any size that is a multiple of the patch size
         with torch.no_grad():
-            out = encoder(images)
-            features = model.forward_features(pixels)
-        prefix = model.num_prefix_tokens
-        assert torch.equal(out.global_embedding, torch.nn.functional.normalize(features[:, 0], dim=-1)), path
-        assert torch.equal(out.patch_tokens, features[:, prefix:].reshape(2, 10, 15, -1)), path
+            outputs[path] = encoder(images)
+    registers = model.num_prefix_tokens > 1
+    with torch.no_grad():
+        features = model.forward_features(pixels) if registers else _official_dinov2_features(copy.deepcopy(model).double(), pixels)
+    for path, out in outputs.items():
+        if registers:  # timm resamples their positions exactly as Meta's code does
+            assert torch.equal(out.global_embedding, torch.nn.functional.normalize(features[:, 0], dim=-1)), path
+            assert torch.equal(out.patch_tokens, features[:, model.num_prefix_tokens :].reshape(2, 10, 15, -1)), path
+        else:  # Meta's rule, whichever file the weights come from
+            assert _largest_relative_difference(out.global_embedding, F.normalize(features[:, 0], dim=-1)) < FLOAT32_ROUNDING, path
+            assert _largest_relative_difference(out.patch_tokens.reshape(2, 150, -1), features[:, 1:]) < FLOAT32_ROUNDING, path
     default = load_timm_encoder(architecture, tmp_path / "model.pth")
     assert default.preprocess_config.size == 518 and default.preprocess_config.resize_mode == "multiple"
+
+
+@pytest.fixture(scope="module")
+def meta_dinov2(tmp_path_factory):
+    """A random DINOv2 ViT-S/14 without registers saved as Meta's dinov2_vits14_pretrain.pth, loaded
+    (shorter side 70), and its float64 copy for the reference. The layer scales are 1 (those of Meta's
+    files) rather than timm's initial 1e-5, so the blocks mix the tokens, and the positions are drawn
+    at the scale of the patch embeddings."""
+    model = _dinov2("vit_small_patch14_dinov2")
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.endswith((".ls1.gamma", ".ls2.gamma")):
+                parameter.fill_(1.0)
+        model.pos_embed.normal_(0, 1, generator=torch.Generator().manual_seed(3))
+    path = tmp_path_factory.mktemp("dinov2") / "dinov2_vits14_pretrain.pth"
+    torch.save(_meta_layout(model), path)
+    encoder = load_timm_encoder("vit_small_patch14_dinov2", path, precision="fp32", image_size=70)
+    return encoder, copy.deepcopy(model).double()
+
+
+@pytest.mark.parametrize("size", [(70, 98), (98, 56), (84, 84), (518, 42)], ids=["wide", "tall", "square", "training-height"])
+def test_dinov2_without_registers_places_positions_as_meta_does(meta_dinov2, size):
+    # Meta's rule, not timm's, at every size: wide, tall, square off the training grid, the training grid on one side
+    encoder, reference = meta_dinov2
+    pixels = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        pooled, grid = encoder.encode_pixels(pixels)
+        official = _official_dinov2_features(reference, pixels)
+    tokens = grid.reshape(2, -1, grid.shape[-1])
+    patch_difference = _largest_relative_difference(tokens, official[:, 1:])
+    class_difference = _largest_relative_difference(pooled, official[:, 0])
+    print(f"{size}: largest relative difference to Meta's rule: patch tokens {patch_difference:.3g}, class token {class_difference:.3g}")
+    assert tokens.shape[1] == (size[0] // 14) * (size[1] // 14)
+    assert patch_difference < FLOAT32_ROUNDING and class_difference < FLOAT32_ROUNDING
+
+
+def test_dinov2_without_registers_equals_meta_after_the_loaders_preprocessing(meta_dinov2):
+    encoder, reference = meta_dinov2
+    images = torch.rand(1, 60, 90, 3, generator=torch.Generator().manual_seed(5))
+    pixels = preprocess(images, encoder.preprocess_config)
+    assert pixels.shape[-2:] == (70, 112)  # shorter side 70, longer side rounded to a multiple of 14
+    with torch.no_grad():
+        out = encoder(images)
+        official = _official_dinov2_features(reference, pixels)
+    patch_difference = _largest_relative_difference(out.patch_tokens.reshape(1, 40, -1), official[:, 1:])
+    class_difference = _largest_relative_difference(out.global_embedding, F.normalize(official[:, 0], dim=-1))
+    print(f"preprocessed {tuple(pixels.shape[-2:])}: largest relative difference to Meta's rule: patch tokens {patch_difference:.3g}, class token {class_difference:.3g}")
+    assert patch_difference < FLOAT32_ROUNDING and class_difference < FLOAT32_ROUNDING
+
+
+def test_dinov2_without_registers_keeps_timms_gradient_checkpointing(meta_dinov2, monkeypatch):
+    encoder, _ = meta_dinov2
+    images = torch.rand(1, 56, 84, 3, generator=torch.Generator().manual_seed(6))
+    runs = []
+    real_checkpoint = torch.utils.checkpoint.checkpoint
+
+    def counted_checkpoint(*args, **kwargs):
+        runs.append(1)
+        return real_checkpoint(*args, **kwargs)
+
+    monkeypatch.setattr(torch.utils.checkpoint, "checkpoint", counted_checkpoint)
+    gradients = []
+    for checkpointing in (False, True):
+        encoder.model.set_grad_checkpointing(checkpointing)
+        try:
+            image = images.clone().requires_grad_()
+            encoder(image).patch_tokens.square().sum().backward()
+        finally:
+            encoder.model.set_grad_checkpointing(False)
+        gradients.append(image.grad)
+    assert len(runs) == len(encoder.model.blocks)  # one checkpointed segment per block, and only when asked
+    torch.testing.assert_close(gradients[1], gradients[0])
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error", "message"),
+    [
+        (("positions", 84, 84, 14), TypeError, "pos_embed must be a torch.Tensor, got str 'positions'"),
+        ((torch.zeros(1, 37, 8, dtype=torch.int64), 84, 84, 14), TypeError, "pos_embed must be a floating-point tensor (float16, bfloat16, float32 or float64), got torch.int64"),
+        ((torch.zeros(1, 36, 8), 84, 84, 14), ValueError, "pos_embed must be [1, 1 + M*M, C] (the class position, then an M x M grid), got shape (1, 36, 8)"),
+        ((torch.zeros(2, 37, 8), 84, 84, 14), ValueError, "pos_embed must be [1, 1 + M*M, C] (the class position, then an M x M grid), got shape (2, 37, 8)"),
+        ((torch.zeros(37, 8), 84, 84, 14), ValueError, "pos_embed must be [1, 1 + M*M, C] (the class position, then an M x M grid), got shape (37, 8)"),
+        ((torch.zeros(1, 37, 8), 84, 84, 0), ValueError, "patch must be an integer >= 1, got 0"),
+        ((torch.zeros(1, 37, 8), 10, 84, 14), ValueError, "height must be an integer >= the patch size 14 (one patch at least), got 10"),
+        ((torch.zeros(1, 37, 8), 84, 84.0, 14), ValueError, "width must be an integer >= the patch size 14 (one patch at least), got 84.0"),
+    ],
+)
+def test_dinov2_pos_embed_rejects_bad_arguments_by_name(arguments, error, message):
+    with pytest.raises(error) as info:
+        dinov2_pos_embed(*arguments)
+    assert str(info.value) == message
 
 
 def test_timm_global_pool_options(tmp_path):

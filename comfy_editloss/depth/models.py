@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..encoders.models import dinov2_pos_embed
 from .blocks import Interpolate, Scratch
 
 
@@ -31,23 +32,6 @@ def _patch_tokens(vit: nn.Module, pixels: torch.Tensor) -> torch.Tensor:
     ``[B, h*w, C]`` (any input size; a remainder smaller than a patch is dropped)."""
     x = vit.patch_embed.proj(pixels).flatten(2).transpose(1, 2)
     return vit.patch_embed.norm(x)
-
-
-def dinov2_pos_embed(pos_embed: torch.Tensor, height: int, width: int, patch: int) -> torch.Tensor:
-    """DINOv2's ``interpolate_pos_encoding`` (as Depth Anything V2 ships it): bicubic with scale factors
-    ``(grid + 0.1) / old_grid`` and no antialiasing; unchanged for a square input of the training grid."""
-    n = pos_embed.shape[1] - 1
-    grid_h, grid_w = height // patch, width // patch
-    if grid_h * grid_w == n and height == width:
-        return pos_embed
-    side = math.sqrt(n)
-    dim = pos_embed.shape[-1]
-    grid = pos_embed[:, 1:].float().reshape(1, int(side), int(side), dim).permute(0, 3, 1, 2)
-    grid = F.interpolate(grid, scale_factor=((grid_h + 0.1) / side, (grid_w + 0.1) / side), mode="bicubic", antialias=False)
-    if tuple(grid.shape[-2:]) != (grid_h, grid_w):  # the 0.1 offset is there to make this never happen
-        raise RuntimeError(f"position-embedding grid {tuple(grid.shape[-2:])} != patch grid {(grid_h, grid_w)}")
-    grid = grid.permute(0, 2, 3, 1).reshape(1, -1, dim)
-    return torch.cat((pos_embed[:, :1].float(), grid), dim=1).to(pos_embed.dtype)
 
 
 def midas_pos_embed(pos_embed: torch.Tensor, grid_h: int, grid_w: int) -> torch.Tensor:

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_choice
+from .._checks import check_choice, check_float_tensor
 from .checkpoints import (
     WEIGHT_SUFFIXES,
     CheckpointError,
@@ -144,9 +144,72 @@ def _timm_feature_grid(model: nn.Module, features: torch.Tensor, size) -> torch.
     return _tokens_to_grid(features[:, prefix:], *grid)
 
 
+def dinov2_pos_embed(pos_embed: torch.Tensor, height: int, width: int, patch: int) -> torch.Tensor:
+    """The position embedding ``[1, 1 + n, C]`` of a DINOv2 without registers for an input of
+    ``height x width`` pixels, as Meta's ``interpolate_pos_encoding`` computes it (and Depth Anything V2,
+    which ships that code): bicubic with scale factors ``(grid + 0.1) / old_grid`` and no antialiasing;
+    unchanged for a square input of the training grid. The class position is kept as it is.
+
+    timm resamples to the grid size with antialiasing instead, which is Meta's rule for the register
+    models only; for the others it moves every token at any size but a square of the training size."""
+    check_float_tensor(pos_embed, "pos_embed")
+    n = pos_embed.shape[1] - 1 if pos_embed.dim() == 3 else 0
+    side = math.isqrt(max(n, 0))
+    if pos_embed.dim() != 3 or pos_embed.shape[0] != 1 or n < 1 or side * side != n:
+        raise ValueError(f"pos_embed must be [1, 1 + M*M, C] (the class position, then an M x M grid), got shape {tuple(pos_embed.shape)}")
+    if isinstance(patch, bool) or not isinstance(patch, int) or patch < 1:
+        raise ValueError(f"patch must be an integer >= 1, got {patch!r}")
+    for name, value in (("height", height), ("width", width)):  # SymInt: a traced size (torch.compile)
+        if isinstance(value, bool) or not isinstance(value, (int, torch.SymInt)) or value < patch:
+            raise ValueError(f"{name} must be an integer >= the patch size {patch} (one patch at least), got {value!r}")
+    grid_h, grid_w = height // patch, width // patch
+    if grid_h * grid_w == n and height == width:
+        return pos_embed
+    dim = pos_embed.shape[-1]
+    grid = pos_embed[:, 1:].float().reshape(1, side, side, dim).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, scale_factor=((grid_h + 0.1) / side, (grid_w + 0.1) / side), mode="bicubic", antialias=False)
+    if tuple(grid.shape[-2:]) != (grid_h, grid_w):  # the 0.1 offset is there to make this never happen
+        raise RuntimeError(f"position-embedding grid {tuple(grid.shape[-2:])} != patch grid {(grid_h, grid_w)}")
+    grid = grid.permute(0, 2, 3, 1).reshape(1, -1, dim)
+    return torch.cat((pos_embed[:, :1].float(), grid), dim=1).to(pos_embed.dtype)
+
+
+def _uses_meta_dinov2_positions(model: nn.Module) -> bool:
+    """A timm DINOv2 without registers (``vit_*_patch14_dinov2``): its weights, from timm's files or
+    Meta's, were trained with :func:`dinov2_pos_embed`. The register models keep no class position
+    (``no_embed_class``) and are resampled by timm exactly as Meta's code does."""
+    architecture = str((getattr(model, "pretrained_cfg", None) or {}).get("architecture", ""))
+    return (
+        architecture.endswith("_dinov2")
+        and getattr(model, "pos_embed", None) is not None
+        and getattr(model, "cls_token", None) is not None
+        and getattr(model, "reg_token", None) is None
+        and not getattr(model, "no_embed_class", True)
+    )
+
+
+def _dinov2_forward_features(vit: nn.Module, pixels: torch.Tensor) -> torch.Tensor:
+    """timm's ``forward_features`` with the position embedding of Meta's DINOv2 (:func:`dinov2_pos_embed`)
+    in place of timm's resampling: the class token, then the patch tokens, plus positions; blocks (with
+    timm's gradient checkpointing when it is switched on, to save memory in training); norm."""
+    tokens = vit.patch_embed(pixels)
+    tokens = tokens.reshape(tokens.shape[0], -1, tokens.shape[-1])  # NHWC (dynamic size) or NLC
+    x = torch.cat((vit.cls_token.expand(tokens.shape[0], -1, -1).to(tokens.dtype), tokens), dim=1)
+    x = x + dinov2_pos_embed(vit.pos_embed, pixels.shape[-2], pixels.shape[-1], vit.patch_embed.patch_size[0]).to(x.dtype)
+    x = vit.norm_pre(vit.patch_drop(vit.pos_drop(x)))
+    if getattr(vit, "grad_checkpointing", False):
+        from timm.models import checkpoint_seq  # noqa: PLC0415
+
+        return vit.norm(checkpoint_seq(vit.blocks, x))
+    return vit.norm(vit.blocks(x))
+
+
 class TimmImageEncoder(ImageEncoder):
     """A timm backbone. Global embedding: ``"cls"`` (the class token), ``"mean"`` (mean of the patch
-    tokens) or ``"head"`` (the model's own pooling, pre-logits)."""
+    tokens) or ``"head"`` (the model's own pooling, pre-logits).
+
+    A DINOv2 without registers places its position embedding as Meta's model does
+    (:func:`dinov2_pos_embed`), so its tokens equal the official model's at every input size."""
 
     def __init__(self, model: nn.Module, name: str, config: PreprocessConfig, global_pool: str = "cls"):
         super().__init__(name, "timm", config)
@@ -154,9 +217,13 @@ class TimmImageEncoder(ImageEncoder):
         if global_pool == "cls" and getattr(model, "cls_token", None) is None:
             global_pool = "head"
         self.global_pool = global_pool
+        self.meta_dinov2_positions = _uses_meta_dinov2_positions(model)
 
     def encode_pixels(self, pixels):
-        features = self.model.forward_features(pixels)
+        if self.meta_dinov2_positions:
+            features = _dinov2_forward_features(self.model, pixels)
+        else:
+            features = self.model.forward_features(pixels)
         grid = _timm_feature_grid(self.model, features, pixels.shape[-2:])
         if self.global_pool == "cls" and features.dim() == 3:
             pooled = features[:, 0]
@@ -315,7 +382,9 @@ def load_timm_encoder(
 
     Vision transformers are built with ``dynamic_img_size=True``: any input size that is a
     multiple of the patch size works (``image_size`` sets the shorter side; the default is the
-    model's pretraining size, 518 for DINOv2).
+    model's pretraining size, 518 for DINOv2). DINOv2 gives the tokens of Meta's model at every
+    size: without registers its position embedding is resampled by Meta's rule
+    (:func:`dinov2_pos_embed`) whichever file the weights come from; with registers timm's rule is Meta's.
     """
     check_choice(precision, "precision", PRECISIONS)
     check_choice(global_pool, "global_pool", GLOBAL_POOLS)
