@@ -16,7 +16,8 @@ from comfy_editloss.depth.estimator import _target_size
 from comfy_editloss.encoders.checkpoints import CheckpointError
 from comfy_editloss.encoders.models import dinov2_pos_embed
 
-MANIFESTS = Path(__file__).resolve().parents[2] / "shared" / "checkpoint_manifests"
+# Names and shapes of the official files (facts, no weights): see tests/data/checkpoint_manifests/README.md.
+MANIFESTS = Path(__file__).resolve().parent / "data" / "checkpoint_manifests"
 MANIFEST_OF = {
     "depth_anything_v2_vits": "manifest_depth_anything_v2_vits.json",
     "depth_anything_v2_vitb": "manifest_depth_anything_v2_vitb.json",
@@ -29,10 +30,7 @@ SMALL = ("depth_anything_v2_vits", "midas_dpt_base_384")  # built for real with 
 
 
 def _manifest(name: str) -> dict[str, list[int]]:
-    path = MANIFESTS / MANIFEST_OF[name]
-    if not path.is_file():
-        pytest.skip(f"{path} is not here (the shared folder beside the checkout)")
-    return json.loads(path.read_text())
+    return json.loads((MANIFESTS / MANIFEST_OF[name]).read_text())
 
 
 @pytest.mark.parametrize("name", sorted(MANIFEST_OF))
