@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -91,3 +94,22 @@ def test_readme_main_job_prints_the_table_shown_with_the_correct_result_first(tm
     first = next(i for i, line in enumerate(printed) if line.startswith("rank generation"))
     assert printed[first + 1].split()[:2] == ["1", "correct"]
     assert (tmp_path / "output" / "editloss" / "scores_00001_.json").is_file()
+
+
+def test_the_readmes_install_comments_name_every_requirement():
+    names = _requirement_names([l for l in (REPO_ROOT / "requirements.txt").read_text().splitlines() if l.strip() and not l.startswith("#")])
+    installs = [line for block in _code_blocks(README) for line in block.splitlines() if line.startswith("pip install") and "#" in line]
+    assert len(installs) >= 2
+    for line in installs:
+        comment = line.split("#", 1)[1].lower()
+        assert all(name in comment for name in names), (line, names)
+
+
+def test_the_readmes_validate_examples_pass_on_the_shipped_files():
+    examples = [line.split("#")[0].strip() for block in _code_blocks(README) for line in block.splitlines()
+                if line.startswith("python3 -m comfy_editloss validate")]
+    assert examples
+    for example in examples:
+        args = shlex.split(example)[1:]
+        proc = subprocess.run([sys.executable, *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, (example, proc.stdout[-2000:], proc.stderr[-2000:])
