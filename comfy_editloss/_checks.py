@@ -173,12 +173,12 @@ def check_bool(value: object, name: str) -> bool:
 
 
 def as_sample_vector(
-    x: object, name: str, batch: int, *, minimum: float | None = None, maximum: float | None = None
+    x: object, name: str, batch: int, *, minimum: float | None = None, maximum: float | None = None, of: str | None = None
 ) -> torch.Tensor:
     """A per-sample tensor of shape exactly ``[batch]``: weights, labels, precomputed distances.
 
     Lists and tuples of numbers are accepted and turned into a tensor. Values must be finite and,
-    where bounds are given, inside them.
+    where bounds are given, inside them. ``of`` names the input whose batch it must match.
     """
     if isinstance(x, (list, tuple)):
         try:
@@ -189,7 +189,8 @@ def as_sample_vector(
     if not (x.dtype == torch.bool or x.dtype in _INT_DTYPES or x.dtype in _FLOAT_DTYPES):
         raise TypeError(f"{name} must hold real numbers, got {x.dtype}")
     if x.dim() != 1 or x.shape[0] != batch:
-        raise ValueError(f"{name} must have shape [{batch}] (one value per sample), got {tuple(x.shape)}")
+        whose = f" of {of}" if of else ""
+        raise ValueError(f"{name} must have shape [{batch}] (one value per sample{whose}), got {tuple(x.shape)}")
     values = x.detach()
     if values.is_floating_point():
         bad = values[~torch.isfinite(values)]
@@ -220,7 +221,7 @@ def finite_or_raise(
     flags = [torch.isfinite(result.detach()).all()] + [torch.isfinite(t.detach()).all().to(result.device) for _, t in named]
     if bool(torch.stack(flags).all()):
         return result
-    largest = 0.0
+    largest, largest_name = 0.0, ""
     for name, tensor in named:
         values = tensor.detach()
         bad = ~torch.isfinite(values)
@@ -231,9 +232,9 @@ def finite_or_raise(
                 f"{name} must be finite, got {int(bad.sum())} NaN/Inf value(s)"
                 + (f" in sample(s) {shown}" if samples else "")
             )
-        if values.numel():
-            largest = max(largest, float(values.abs().max()))
+        if values.numel() and float(values.abs().max()) > largest:
+            largest, largest_name = float(values.abs().max()), name
     raise ValueError(
-        f"{what} overflows {result.dtype} although every input is finite (largest magnitude {largest:g}): "
-        "compute in float64, or scale the inputs down"
+        f"{what} overflows {result.dtype} although every input is finite ({largest_name} holds magnitudes up to "
+        f"{largest:g}): compute in float64, or scale the inputs down"
     )

@@ -50,6 +50,7 @@ from .._checks import (
     check_scalar,
     check_same_device,
     check_same_shape,
+    check_tensor,
     describe,
     finite_or_raise,
 )
@@ -94,9 +95,11 @@ def _embeddings(named: Sequence[tuple[str, torch.Tensor]], mask: torch.Tensor | 
         check_embedding(x, name)
         if x is not first:
             check_same_shape(first, x, first_name, name)
+    if mask is not None:
+        check_tensor(mask, "mask")
     device = check_same_device(list(named) + [("mask", mask)])
     if mask is not None:
-        check_mask(mask, first.shape[:-1])
+        check_mask(mask, first.shape[:-1], of=first_name)
     work, out = compute_dtype(*(x for _, x in named))
     tensors = [x.to(work) for _, x in named]
     return _Batch(tensors, mask, out, device, list(named))
@@ -132,9 +135,8 @@ def _operand(value: float | torch.Tensor, like: torch.Tensor) -> float | torch.T
     return value.to(device=like.device, dtype=like.dtype) if isinstance(value, torch.Tensor) else value
 
 
-def _check_common(dist: str | None, agg: str, dist_name: str = "dist", dists: Sequence[str] = DISTANCES) -> None:
-    if dist is not None:
-        check_choice(dist, dist_name, dists)
+def _check_common(dist: str, agg: str, dist_name: str = "dist", dists: Sequence[str] = DISTANCES) -> None:
+    check_choice(dist, dist_name, dists)
     check_choice(agg, "agg", AGGREGATIONS)
 
 
@@ -163,7 +165,7 @@ def l2_distance(
         tensor([25.])
     """
     check_bool(squared, "squared")
-    _check_common(None, agg)
+    check_choice(agg, "agg", AGGREGATIONS)
     batch = _embeddings([("a", a), ("b", b)], mask)
     with full_precision(batch.device):
         d = sample_distance(*batch.tensors, "l2" if squared else "euclidean", agg, batch.mask)
@@ -190,7 +192,7 @@ def cosine_distance(
         tensor([1.])
     """
     check_bool(normalize, "normalize")
-    _check_common(None, agg)
+    check_choice(agg, "agg", AGGREGATIONS)
     batch = _embeddings([("a", a), ("b", b)], mask)
     with full_precision(batch.device):
         d = sample_distance(*batch.tensors, "cos", agg, batch.mask, normalize)
@@ -239,7 +241,7 @@ def _feature_match(
 ) -> torch.Tensor:
     _check_common(kind, agg, "kind", FEATURE_MATCH_KINDS)
     batch = _embeddings(list(zip(names, (pred, target))), mask)
-    w = check_reduction(reduction, weights, batch.tensors[0].shape[0])
+    w = check_reduction(reduction, weights, batch.tensors[0].shape[0], of=batch.named[0][0])
     with full_precision(batch.device):
         return batch.finish(sample_distance(*batch.tensors, kind, agg, batch.mask), reduction, w)
 
@@ -311,8 +313,8 @@ def contrastive_pair_loss(
     _check_common(dist, agg)
     batch = _embeddings([("z1", z1), ("z2", z2)], mask)
     n = batch.tensors[0].shape[0]
-    labels = as_sample_vector(y, "y", n, minimum=0.0, maximum=1.0)
-    w = check_reduction(reduction, weights, n)
+    labels = as_sample_vector(y, "y", n, minimum=0.0, maximum=1.0, of="z1")
+    w = check_reduction(reduction, weights, n, of=batch.named[0][0])
     margin = _operand(margin, batch.tensors[0])
     with full_precision(batch.device):
         d = sample_distance(*batch.tensors, "euclidean" if dist == "l2" else dist, agg, batch.mask)
@@ -336,7 +338,7 @@ def _triplet(
     margin = check_scalar(margin, "margin", minimum=0.0)
     _check_common(dist, agg)
     batch = _embeddings(list(zip(names, (anchor, positive, negative))), mask)
-    w = check_reduction(reduction, weights, batch.tensors[0].shape[0])
+    w = check_reduction(reduction, weights, batch.tensors[0].shape[0], of=batch.named[0][0])
     a, p, n = batch.tensors
     margin = _operand(margin, a)
     with full_precision(batch.device):
@@ -406,7 +408,7 @@ def margin_ranking_on_distances(
         raise ValueError(f"d_pos must have shape [B] (one distance per sample), got {tuple(d_pos.shape)}")
     check_same_shape(d_pos, d_neg, "d_pos", "d_neg")
     device = check_same_device([("d_pos", d_pos), ("d_neg", d_neg)])
-    w = check_reduction(reduction, weights, d_pos.shape[0])
+    w = check_reduction(reduction, weights, d_pos.shape[0], of="d_pos")
     work, out = compute_dtype(d_pos, d_neg)
     margin = _operand(margin, d_pos.to(work))
     with full_precision(device):
@@ -475,7 +477,7 @@ def multi_negative_ranking_loss(
     check_embedding(z_anchor, "z_anchor")
     negatives = _negatives(z_negs, z_anchor, "z_anchor", "z_negs")
     batch = _embeddings([("z_anchor", z_anchor), ("z_positive", z_positive), *negatives], mask)
-    w = check_reduction(reduction, weights, batch.tensors[0].shape[0])
+    w = check_reduction(reduction, weights, batch.tensors[0].shape[0], of=batch.named[0][0])
     a, p, *negs = batch.tensors
     margin, neg_temperature = _operand(margin, a), _operand(neg_temperature, a)
     with full_precision(batch.device):
@@ -537,7 +539,7 @@ def info_nce_loss(
     temperature = check_scalar(temperature, "temperature", strictly_positive=True)
     check_bool(normalize, "normalize")
     check_bool(symmetric, "symmetric")
-    _check_common(None, agg)
+    check_choice(agg, "agg", AGGREGATIONS)
     check_embedding(anchor, "anchor")
     named_negatives = [] if negatives is None else _negatives(negatives, anchor, "anchor", "negatives")
     batch = _embeddings([("anchor", anchor), ("positive", positive), *named_negatives], mask)
@@ -548,7 +550,7 @@ def info_nce_loss(
             f"info_nce_loss with in-batch negatives (negatives=None) needs a batch of at least 2 samples, "
             f"got anchor of shape {tuple(anchor.shape)}; pass explicit negatives for a single sample"
         )
-    w = check_reduction(reduction, weights, n)
+    w = check_reduction(reduction, weights, n, of=batch.named[0][0])
     temperature = _operand(temperature, a)
     with full_precision(batch.device):
         if negatives is None:

@@ -18,7 +18,7 @@ from typing import Iterator
 
 import torch
 
-from .._checks import as_sample_vector, check_choice, check_tensor, describe
+from .._checks import as_sample_vector, check_choice, check_float_tensor, check_same_device, check_tensor, describe
 
 AGGREGATIONS = ("mean", "sum", "max")
 REDUCTIONS = ("none", "mean", "sum")
@@ -51,7 +51,7 @@ def full_precision(device: torch.device) -> Iterator[None]:
         yield
 
 
-def check_mask(mask: object, positions_shape: torch.Size, name: str = "mask") -> torch.Tensor:
+def check_mask(mask: object, positions_shape: torch.Size, name: str = "mask", of: str = "the embedding") -> torch.Tensor:
     """Validate a mask over the non-feature dims ``[B, ...]`` of an embedding ``[B, ..., D]``.
 
     A mask is a weight per position: bool, or float >= 0 (soft masks are fine). Its shape must equal
@@ -60,13 +60,13 @@ def check_mask(mask: object, positions_shape: torch.Size, name: str = "mask") ->
     out, give it weight 0 through ``weights`` instead.
     """
     check_tensor(mask, name)
-    if mask.shape != positions_shape:
-        raise ValueError(
-            f"{name} must have the embedding's shape without its feature dim, {tuple(positions_shape)}, "
-            f"got {tuple(mask.shape)}; masks are never broadcast"
-        )
     if mask.dtype != torch.bool and not mask.is_floating_point():
         raise TypeError(f"{name} must be a bool or floating-point tensor, got {mask.dtype}")
+    if mask.shape != positions_shape:
+        where = "the shape of x" if of == "x" else f"{of}'s shape without its feature dim"
+        raise ValueError(f"{name} must have {where}, {tuple(positions_shape)}, got {tuple(mask.shape)}; masks are never broadcast")
+    if mask.device.type == "meta":
+        return mask  # no values to check: shapes only
     if mask.dtype != torch.bool:
         values = mask.detach()
         if not bool(torch.isfinite(values).all()):
@@ -128,12 +128,14 @@ def reduce_over_nonbatch(x: torch.Tensor, agg: str = "mean", mask: torch.Tensor 
         >>> reduce_over_nonbatch(torch.tensor([[1., 2., 3.], [4., 5., 6.]]), "max")
         tensor([3., 6.])
     """
-    check_tensor(x, "x")
+    check_float_tensor(x, "x")
     if x.dim() < 1 or x.shape[0] == 0:
         raise ValueError(f"x must have shape [B, ...] with B >= 1, got {describe(x)}")
     check_choice(agg, "agg", AGGREGATIONS)
     if mask is not None:
-        check_mask(mask, x.shape)
+        check_tensor(mask, "mask")
+        check_same_device([("x", x), ("mask", mask)])
+        check_mask(mask, x.shape, of="x")
     return aggregate(x, agg, mask)
 
 
@@ -157,11 +159,11 @@ def reduce_batch(per_sample: torch.Tensor, reduction: str, weights: torch.Tensor
     return per_sample.mean()
 
 
-def check_reduction(reduction: object, weights: object, batch: int) -> torch.Tensor | None:
+def check_reduction(reduction: object, weights: object, batch: int, of: str | None = None) -> torch.Tensor | None:
     check_choice(reduction, "reduction", REDUCTIONS)
     if weights is None:
         return None
-    return as_sample_vector(weights, "weights", batch, minimum=0.0)
+    return as_sample_vector(weights, "weights", batch, minimum=0.0, of=of)
 
 
 def apply_reduction(
@@ -179,10 +181,10 @@ def apply_reduction(
         reduction: ``"none"``, ``"mean"`` or ``"sum"``.
         weights: optional ``[B]`` finite weights >= 0 (tensor or list of numbers).
     """
-    check_tensor(per_sample, "per_sample")
+    check_float_tensor(per_sample, "per_sample")
     if per_sample.dim() != 1 or per_sample.shape[0] == 0:
         raise ValueError(f"per_sample must have shape [B] with B >= 1, got {tuple(per_sample.shape)}")
-    weights = check_reduction(reduction, weights, per_sample.shape[0])
+    weights = check_reduction(reduction, weights, per_sample.shape[0], of="per_sample")
     return reduce_batch(per_sample, reduction, weights)
 
 
