@@ -71,3 +71,11 @@ def depth_models_dir(tmp_path_factory):
     (root / "editloss_depth").mkdir()
     torch.save(random_depth_checkpoint(), root / "editloss_depth" / "depth_anything_v2_vits.pth")
     return root
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The bad-input sweep's counts per class (tests/robustness), when it ran."""
+    sweep = sys.modules.get("sweep")
+    if sweep is not None and getattr(sweep, "COUNTS", None):
+        terminalreporter.write_sep("=", "bad-input sweep")
+        terminalreporter.write_line(sweep.format_counts())

@@ -223,15 +223,15 @@ S, Z, Y = torch.tensor([0.5, 0.2, 0.9]), torch.zeros(3, 2), torch.tensor([1.0, 0
     "call,kind,message",
     [
         (lambda l: l(S[None], Z, Y), ValueError, r"^scores must have shape \[B\] or \[B, 1\] with B >= 1, got \(1, 3\)$"),
-        (lambda l: l(S, Z[:, :1], Y), ValueError, r"^logits must have shape \[B, 2\] = \[3, 2\] \(fake, real\), got \(3, 1\)$"),
-        (lambda l: l(S, Z, Y[:2]), ValueError, r"^labels must have shape \[B\] = \[3\], got \(2,\)$"),
+        (lambda l: l(S, Z[:, :1], Y), ValueError, r"^logits must have shape \[B, 2\] = \[3, 2\] \(fake, real; B from scores\), got \(3, 1\)$"),
+        (lambda l: l(S, Z, Y[:2]), ValueError, r"^labels must have shape \[B\] = \[3\] \(B from scores\), got \(2,\)$"),
         (lambda l: l(S, Z, Y * 2), ValueError, r"^labels must lie in \[0, 1\] \(1 = real\), got values from 0 to 2$"),
         (lambda l: l(S, Z, Y > 0), TypeError, r"^labels must hold numbers in \[0, 1\] \(float or int\), got torch\.bool$"),
         (lambda l: l(S.long(), Z, Y), TypeError, r"^scores must be a floating-point tensor"),
         (lambda l: l(torch.tensor([0.5, float("nan"), 0.1]), Z, Y), RuntimeError, r"^NaN/Inf detected in scores!$"),
         (lambda l: l(S, torch.tensor([[0.0, float("inf")]] * 3), Y), RuntimeError, r"^NaN/Inf detected in logits!$"),
         (lambda l: l(S, Z, torch.tensor([1.0, float("nan"), 0.0])), ValueError, r"^labels must be finite, got NaN or Inf$"),
-        (lambda l: l(torch.tensor([3e38, -3e38, 3e38]), Z, Y), RuntimeError, r"^NaN/Inf detected in total loss!$"),
+        (lambda l: l(torch.tensor([3e38, -3e38, 3e38]), Z, Y), RuntimeError, r"^NaN/Inf detected in total loss! The inputs are finite, so a term overflows torch.float32: scores holds magnitudes up to 3e\+38$"),
     ],
 )
 def test_bad_inputs_and_fail_fast(call, kind, message):

@@ -20,7 +20,7 @@ two prefix sums, so the cost is that of sorting (:func:`pairwise_margin_ranking`
 gradients are those of the double loop (the hinge's gradient at exactly 0 is 0, as ``relu``'s).
 
 Fail-fast (the seed's policy): NaN/Inf in ``scores``, ``logits`` or the total raises
-``RuntimeError`` naming which.
+:class:`NonFiniteError` naming which (a ``ValueError`` that is also the seed's ``RuntimeError``).
 """
 
 from __future__ import annotations
@@ -29,10 +29,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_choice, check_float_tensor, check_number, describe
+from .._checks import check_choice, check_float_tensor, check_has_values, check_number, check_same_device, describe
 
 REGRESSION_TYPES = ("mse", "smoothl1")
 TERMS = ("regression", "classification", "ranking")
+
+
+class NonFiniteError(ValueError, RuntimeError):
+    """NaN/Inf in the scorer's inputs or its loss: a ``ValueError`` (bad input) that is still the
+    ``RuntimeError`` seed 002's code raises, so code written for the seed catches it."""
 
 
 def _check_ranking_scores(real_scores: object, fake_scores: object, margin: object) -> tuple[float, torch.dtype]:
@@ -40,6 +45,11 @@ def _check_ranking_scores(real_scores: object, fake_scores: object, margin: obje
     check_float_tensor(fake_scores, "fake_scores")
     if real_scores.dim() != 1 or fake_scores.dim() != 1:
         raise ValueError(f"real_scores and fake_scores must be 1-D, got {tuple(real_scores.shape)} and {tuple(fake_scores.shape)}")
+    check_same_device([("real_scores", real_scores), ("fake_scores", fake_scores)])
+    for name, scores in (("real_scores", real_scores), ("fake_scores", fake_scores)):
+        check_has_values(scores, name)
+        if not bool(torch.isfinite(scores.detach()).all()):
+            raise NonFiniteError(f"{name} must be finite, got NaN or Inf")
     return check_number(margin, "margin", minimum=0.0), torch.promote_types(real_scores.dtype, fake_scores.dtype)
 
 
@@ -120,7 +130,7 @@ def _check_inputs(scores: object, logits: object, labels: object) -> tuple[torch
     batch = scores.shape[0]
     check_float_tensor(logits, "logits")
     if tuple(logits.shape) != (batch, 2):
-        raise ValueError(f"logits must have shape [B, 2] = [{batch}, 2] (fake, real), got {tuple(logits.shape)}")
+        raise ValueError(f"logits must have shape [B, 2] = [{batch}, 2] (fake, real; B from scores), got {tuple(logits.shape)}")
     if not isinstance(labels, torch.Tensor):
         raise TypeError(f"labels must be a torch.Tensor, got {describe(labels)}")
     if labels.dtype == torch.bool or not (labels.is_floating_point() or labels.dtype in (torch.uint8, torch.int32, torch.int64)):
@@ -128,7 +138,8 @@ def _check_inputs(scores: object, logits: object, labels: object) -> tuple[torch
     if labels.dim() == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
     if tuple(labels.shape) != (batch,):
-        raise ValueError(f"labels must have shape [B] = [{batch}], got {tuple(labels.shape)}")
+        raise ValueError(f"labels must have shape [B] = [{batch}] (B from scores), got {tuple(labels.shape)}")
+    check_has_values(labels, "labels")
     values = labels.detach().to(torch.float64)
     if not bool(torch.isfinite(values).all()):
         raise ValueError("labels must be finite, got NaN or Inf")
@@ -137,10 +148,11 @@ def _check_inputs(scores: object, logits: object, labels: object) -> tuple[torch
     for name, t in (("logits", logits), ("labels", labels)):
         if t.device != scores.device:
             raise ValueError(f"{name} is on {t.device} but scores is on {scores.device}; move all inputs to one device")
+    check_has_values(scores, "scores")
     if not bool(torch.isfinite(scores.detach()).all()):
-        raise RuntimeError("NaN/Inf detected in scores!")
+        raise NonFiniteError("NaN/Inf detected in scores!")
     if not bool(torch.isfinite(logits.detach()).all()):
-        raise RuntimeError("NaN/Inf detected in logits!")
+        raise NonFiniteError("NaN/Inf detected in logits!")
     return scores, logits, labels
 
 
@@ -224,7 +236,11 @@ class CombinedLoss(nn.Module):
         ranking = self._ranking_loss(scores, labels)
         total = self.regression_weight * regression + self.classification_weight * classification + self.ranking_weight * ranking
         if not bool(torch.isfinite(total.detach())):
-            raise RuntimeError("NaN/Inf detected in total loss!")
+            largest = max((("scores", scores), ("logits", logits)), key=lambda item: float(item[1].detach().abs().max()))
+            raise NonFiniteError(
+                f"NaN/Inf detected in total loss! The inputs are finite, so a term overflows {total.dtype}: {largest[0]} holds "
+                f"magnitudes up to {float(largest[1].detach().abs().max()):g}"
+            )
         n_real = int((labels > 0.5).sum())
         loss_dict = {
             "regression": float(regression.detach()),

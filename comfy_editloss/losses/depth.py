@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_choice, check_float_tensor, check_has_values, check_int, check_number, describe
+from .._checks import check_choice, check_float_tensor, check_has_values, check_int, check_number, check_same_device, describe, finite_or_raise
 from .autograd import backward_by_autograd
 from .reduction import check_reduction, full_precision
 
@@ -45,7 +45,12 @@ DEPTH_SPACES = ("depth", "disparity")
 def _square_max(x: torch.Tensor, r: int) -> torch.Tensor:
     """Maximum over the ``(2r+1)^2`` square around each pixel, pixels outside the image left out:
     what ``max_pool2d(x, 2r+1, stride=1, padding=r)`` gives, as a row pass and a column pass of
-    shifted maxima (a few times faster than max pooling on the CPU)."""
+    shifted maxima (a few times faster than max pooling on the CPU). Where a gradient is needed,
+    max pooling itself (its backward is autograd's)."""
+    if x.requires_grad and torch.is_grad_enabled():
+        flat = x.reshape(-1, 1, *x.shape[-2:])
+        padded = F.pad(flat, (r, r, r, r), value=float("-inf"))
+        return F.max_pool2d(padded, 2 * r + 1, stride=1).reshape(x.shape)
     for dim in (-1, -2):
         out = x.clone()
         n = x.shape[dim]
@@ -57,38 +62,75 @@ def _square_max(x: torch.Tensor, r: int) -> torch.Tensor:
     return x
 
 
-def dilate(mask01: torch.Tensor, r: int) -> torch.Tensor:
-    """Grey dilation by a ``(2r+1)^2`` square (the seed's max pooling); ``r <= 0`` returns the mask."""
+def _dilate(mask: torch.Tensor, r: int) -> torch.Tensor:
+    return mask if r <= 0 else _square_max(mask, r)
+
+
+def _erode(mask: torch.Tensor, r: int) -> torch.Tensor:
+    return mask if r <= 0 else 1.0 - _square_max(1.0 - mask, r)
+
+
+def _boundary_band(mask: torch.Tensor, r: int) -> torch.Tensor:
     if r <= 0:
-        return mask01
-    return _square_max(mask01, r)
+        return torch.zeros_like(mask)
+    return (_dilate(mask, r) - _erode(mask, r)).clamp(0.0, 1.0)
+
+
+def _check_map(x: object, name: str, unit: bool) -> torch.Tensor:
+    """A map ``[..., H, W]`` (at least 2 dims, none empty) of finite values (in [0, 1] if ``unit``)."""
+    check_float_tensor(x, name)
+    check_has_values(x, name)
+    if x.dim() < 2 or x.numel() == 0:
+        raise ValueError(f"{name} must have shape [..., H, W] with H, W >= 1, got {tuple(x.shape)}")
+    if unit:
+        _check_unit_range(x, name)
+    return x
+
+
+def dilate(mask01: torch.Tensor, r: int) -> torch.Tensor:
+    """Grey dilation of ``[..., H, W]`` masks in [0, 1] by a ``(2r+1)^2`` square (the seed's max
+    pooling); ``r = 0`` returns the mask. Differentiable."""
+    return _dilate(_check_map(mask01, "mask01", unit=True), check_int(r, "r", minimum=0))
 
 
 def erode(mask01: torch.Tensor, r: int) -> torch.Tensor:
     """Grey erosion by a ``(2r+1)^2`` square (pixels outside the image left out, as in the seed)."""
-    if r <= 0:
-        return mask01
-    return 1.0 - _square_max(1.0 - mask01, r)
+    return _erode(_check_map(mask01, "mask01", unit=True), check_int(r, "r", minimum=0))
 
 
 def boundary_band(mask_bin: torch.Tensor, r: int) -> torch.Tensor:
     """``dilate(m, r) - erode(m, r)``: the pixels within ``r`` of the mask's boundary."""
-    if r <= 0:
-        return torch.zeros_like(mask_bin)
-    return (dilate(mask_bin, r) - erode(mask_bin, r)).clamp_(0.0, 1.0)
+    return _boundary_band(_check_map(mask_bin, "mask_bin", unit=True), check_int(r, "r", minimum=0))
 
 
 def depth_gradients(depth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Forward differences along x and y, zero-padded on the last column / row."""
+    """Forward differences along x and y of ``[..., H, W]``, zero-padded on the last column / row.
+    NaN/Inf pixels give NaN/Inf differences (they mark missing depth; the loss leaves them out)."""
+    check_float_tensor(depth, "depth")
+    if depth.dim() < 2 or depth.numel() == 0:
+        raise ValueError(f"depth must have shape [..., H, W] with H, W >= 1, got {tuple(depth.shape)}")
     dx = depth[..., :, 1:] - depth[..., :, :-1]
     dy = depth[..., 1:, :] - depth[..., :-1, :]
     return F.pad(dx, (0, 1, 0, 0)), F.pad(dy, (0, 0, 0, 1))
 
 
 def weighted_smooth_l1(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, *, beta: float = 0.1, eps: float = 1e-8) -> torch.Tensor:
-    """``sum(w * smooth_l1(pred, target)) / max(sum(w), eps)`` over every element (the seed's form)."""
+    """``sum(w * smooth_l1(pred, target)) / max(sum(w), eps)`` over every element (the seed's form).
+    The three tensors have one shape; ``weight`` >= 0; NaN/Inf anywhere is an error naming it."""
+    for name, x in (("pred", pred), ("target", target), ("weight", weight)):
+        check_float_tensor(x, name)
+        if x.shape != pred.shape:
+            raise ValueError(f"{name} must have the shape of pred {tuple(pred.shape)}, got {tuple(x.shape)}; shapes are never broadcast")
+        if x.numel() == 0:
+            raise ValueError(f"{name} must not be empty, got shape {tuple(x.shape)}")
+    check_same_device([("pred", pred), ("target", target), ("weight", weight)])
+    beta = check_number(beta, "beta", minimum=0.0)
+    eps = check_number(eps, "eps", strictly_positive=True)
+    if weight.device.type != "meta" and bool((weight.detach() < 0).any()):
+        raise ValueError(f"weight must be >= 0, got min {float(weight.detach().min()):g}")
     per = F.smooth_l1_loss(pred, target, reduction="none", beta=beta)
-    return (per * weight).sum() / weight.sum().clamp_min(eps)
+    result = (per * weight).sum() / weight.sum().clamp_min(eps)
+    return finite_or_raise(result, [("pred", pred), ("target", target), ("weight", weight)], "the weighted SmoothL1")
 
 
 @dataclass
@@ -192,8 +234,8 @@ class _Regions:
     def __init__(self, mask: torch.Tensor, valid: torch.Tensor | None, finite: torch.Tensor | None, outside_r: int, band_r: int) -> None:
         m_bin = (mask > 0.5).to(mask.dtype)
         self.mask, self.valid, self.finite = mask, valid, finite
-        self.outside = 1.0 - dilate(m_bin, outside_r)
-        self.band = boundary_band(m_bin, band_r)
+        self.outside = 1.0 - _dilate(m_bin, outside_r)
+        self.band = _boundary_band(m_bin, band_r)
 
     def weight(self, term: str) -> torch.Tensor:
         region = {"inside": self.mask, "outside": self.outside}.get(term, self.band)
@@ -459,8 +501,19 @@ class DepthAlignment:
     scale_ok: torch.Tensor
 
 
+def _magnitude(x: torch.Tensor) -> torch.Tensor:
+    """Per-row largest magnitude of ``[B, N]`` (1 for an all-zero row), as a ``[B, 1]`` constant."""
+    m = x.detach().abs().amax(dim=1, keepdim=True)
+    return torch.where(m > 0, m, torch.ones_like(m))
+
+
 def _weighted_fit(p: torch.Tensor, q: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample weighted least squares ``q ~ s p + t`` over flattened ``[B, N]``."""
+    """Per-sample weighted least squares ``q ~ s p + t`` over flattened ``[B, N]``.
+
+    Computed on ``p``, ``q`` and ``w`` divided by their largest magnitudes (the fit is equivariant to
+    each), so that neither the squares nor the sums overflow or underflow at extreme depth scales."""
+    sp, sq, w = _magnitude(p), _magnitude(q), w / _magnitude(w)
+    p, q = p / sp, q / sq
     sw = w.sum(dim=1).clamp_min(1e-30)
     mp = (w * p).sum(dim=1) / sw
     mq = (w * q).sum(dim=1) / sw
@@ -468,7 +521,8 @@ def _weighted_fit(p: torch.Tensor, q: torch.Tensor, w: torch.Tensor) -> tuple[to
     var = (w * cp * cp).sum(dim=1)
     cov = (w * cp * cq).sum(dim=1)
     scale = cov / var.clamp_min(1e-30)
-    return scale, mq - scale * mp
+    shift = mq - scale * mp
+    return scale * (sq / sp)[:, 0], shift * sq[:, 0]
 
 
 def _weighted_median(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -564,9 +618,12 @@ def align_scale_shift(
         )
     use_scale = torch.where(scale_ok, scale, torch.ones_like(scale))
     use_shift = torch.where(scale_ok, shift, torch.zeros_like(shift))
-    residual = (w * (use_scale[:, None] * p + use_shift[:, None] - q) ** 2).sum(dim=1) / w.sum(dim=1).clamp_min(1e-30)
+    # The weighted RMS of the fit, in units of the target's magnitude (no overflow of the squares).
+    sq, unit_w = _magnitude(q), w / _magnitude(w)
+    misfit = (use_scale[:, None] * p + use_shift[:, None] - q) / sq
+    residual = ((unit_w * misfit**2).sum(dim=1) / unit_w.sum(dim=1).clamp_min(1e-30)).sqrt() * sq[:, 0]
     aligned = pred * use_scale.view(batch, 1, 1, 1) + use_shift.view(batch, 1, 1, 1)
-    return DepthAlignment(aligned, scale, shift, residual.sqrt(), scale_ok)
+    return DepthAlignment(aligned, scale, shift, residual, scale_ok)
 
 
 def align_depth(
@@ -595,7 +652,7 @@ def align_depth(
     if mask is not None:
         m = _as_4d(mask, "mask", batch, size)
         _check_unit_range(m, "mask")
-        weight = 1.0 - dilate((m > 0.5).to(pred.dtype), _check_radius(dilate_r, "dilate_r"))
+        weight = 1.0 - _dilate((m > 0.5).to(pred.dtype), _check_radius(dilate_r, "dilate_r"))
     if conf is not None:
         c = _as_4d(conf, "conf", batch, size)
         _check_unit_range(c, "conf")

@@ -195,6 +195,8 @@ class _Textures:
             check_images(images, name, values=False)
             if images is not first:
                 check_same_layout(first, images, first_name, name)
+        if mask is not None:
+            check_tensor(mask, mask_name)
         self.device = check_same_device(list(named) + [(mask_name, mask)])
         for name, images in named:
             check_finite_pixels(images, name)

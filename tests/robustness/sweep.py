@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import signal
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
@@ -79,7 +80,7 @@ class Entry:
         name: the public name, ``module.attribute``.
         call: called with the variant's arguments as keywords.
         valid: makes fresh arguments of one valid call.
-        kinds: the kind of each argument that gets variants (see :mod:`kinds`).
+        kinds: the kind of each argument that gets variants (see sweep_sweep_kinds.py).
         result_tensors: the tensors of a result to check (default: every tensor in it).
         reference: the result a valid variant must equal, from its arguments (default: the same call
             with every floating-point tensor in float64).
@@ -221,7 +222,9 @@ def run_variant(entry: Entry, variant: Variant) -> Outcome:
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT_S)
     try:
-        result = entry.call(**variant.arguments)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # warnings about odd inputs are fine; only outcomes count
+            result = entry.call(**variant.arguments)
     except _TimeLimit:
         return Outcome(entry.name, variant.label, SLOW, f"more than {TIME_LIMIT_S:g} s")
     except (ValueError, TypeError) as exc:
@@ -259,9 +262,11 @@ def _classify_error(entry: Entry, variant: Variant, exc: Exception) -> Outcome:
 
 
 def reference_of(entry: Entry, arguments: dict) -> Any:
-    if entry.reference is not None:
-        return entry.reference(arguments)
-    return entry.call(**to_float64(arguments))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if entry.reference is not None:
+            return entry.reference(arguments)
+        return entry.call(**to_float64(arguments))
 
 
 def equal_to_reference(entry: Entry, arguments: dict, compare=None) -> Callable[[Any], str | None]:
@@ -277,16 +282,19 @@ def equal_to_reference(entry: Entry, arguments: dict, compare=None) -> Callable[
     return check
 
 
-def sweep(entry: Entry) -> list[Outcome]:
-    """Every variant of ``entry``, classified and counted; the baseline must be a correct result."""
+def sweep(entry: Entry, counts: Counter | None = None) -> list[Outcome]:
+    """Every variant of ``entry``, classified and counted (in :data:`COUNTS` unless ``counts`` is
+    given); the baseline must be a correct result."""
+    counts = COUNTS if counts is None else counts
     outcomes = []
     for variant in entry.variants():
         if variant.expect == "valid" and variant.check is None and variant.label != "baseline":
             variant.check = equal_to_reference(entry, variant.arguments)
         outcome = run_variant(entry, variant)
         outcomes.append(outcome)
-        COUNTS[outcome.kind] += 1
-        CALLS_PER_ENTRY[entry.name] += 1
+        counts[outcome.kind] += 1
+        if counts is COUNTS:
+            CALLS_PER_ENTRY[entry.name] += 1
     return outcomes
 
 

@@ -57,6 +57,7 @@ class TensorArg:
             give the float64 result.
         minimum, maximum: the values the argument may hold (e.g. 0 and 1 for images and masks).
         bool_ok: a bool tensor is a valid value (masks).
+        int_ok: an integer tensor is a valid value (labels).
         half: float16 is a valid input (computed well enough to compare with float64).
         min_dims: the fewest dims a value has (one fewer must be refused).
         empty_ok: a batch of 0 is a valid value.
@@ -71,6 +72,7 @@ class TensorArg:
     minimum: float | None = None
     maximum: float | None = None
     bool_ok: bool = False
+    int_ok: bool = False
     half: bool = True
     min_dims: int = 2
     empty_ok: bool = False
@@ -100,14 +102,18 @@ class TensorArg:
             valid("None", None)
         else:
             error("None", None)
-        error("int64", x.detach().round().long())
+        if self.int_ok:
+            valid("int64", x.detach().round().long())
+        else:
+            error("int64", x.detach().round().long())
         if self.bool_ok:
             valid("bool", x.detach() > 0.5)
         else:
             error("bool", x.detach() > 0.5)
         error("complex", x.detach().to(torch.complex64))
-        if x.dim() >= self.min_dims and x.dim() > 0:
-            error("one dim fewer", x.detach()[0].clone())
+        if x.dim() >= self.min_dims and self.min_dims > 0:
+            # Fewer dims than the argument can have: the leading dims indexed away.
+            error(f"{self.min_dims - 1} dims", x.detach()[(0,) * (x.dim() - self.min_dims + 1)].clone())
         if self.batch_shared and x.dim() >= 1 and x.shape[0] >= 1:
             error("batch + 1", torch.cat([x.detach(), x.detach()[:1]]))
         if x.dim() >= 1 and not self.empty_ok:
