@@ -381,3 +381,18 @@ def test_module_form():
     assert value.item() == L.depth_consistency_loss(pred, target, mask, conf_pred=conf, edge_band_r=2).total.item()
     assert module.terms.inside.item() > 0
     assert "edge_band_r=2" in repr(module)
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1.0, 1e30, 1e38])
+def test_extreme_depth_scales_give_the_float64_value_not_inf(scale):
+    pred, target, box = _scene(batch=2, h=20, w=24, offset=0.4)
+    ours = L.depth_consistency_loss((pred * scale).float(), (target * scale).float(), box.float())
+    expected = L.depth_consistency_loss((pred * scale).float().double(), (target * scale).float().double(), box)
+    assert ours.total.dtype == torch.float32 and torch.isfinite(ours.total)
+    for k in TERMS:
+        assert getattr(ours, k).item() == pytest.approx(getattr(expected, k).item(), rel=1e-5), k
+    # The scale-and-shift fit at that scale: the floor, where pred equals target, is recovered.
+    alignment = L.align_depth((pred * scale).float(), ((0.5 * target + 0.1) * scale).float(), box.float())
+    assert torch.isfinite(alignment.residual).all()
+    assert alignment.scale.tolist() == pytest.approx([0.5, 0.5], rel=1e-4)
+    assert (alignment.shift / scale).tolist() == pytest.approx([0.1, 0.1], rel=1e-3)

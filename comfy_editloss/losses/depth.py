@@ -269,14 +269,15 @@ def _trim(weight: torch.Tensor, term: str) -> torch.Tensor:
 
 def _term_sums(pred: torch.Tensor, target: torch.Tensor, regions: _Regions, beta: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The error map (NaN/Inf pixels zeroed), the weighted SmoothL1 sums of the four terms
-    ``[4, B]`` and their weight sums ``[4, B]``, in plain differentiable ops."""
+    ``[4, B]`` (accumulated in float64: the sum of a map's terms may exceed float32 where their
+    mean does not) and their weight sums ``[4, B]``, in plain differentiable ops."""
     error = pred - target
     if regions.finite is not None:
         error = torch.where(regions.finite > 0, error, torch.zeros_like(error))
     sums, totals = [], []
     for term in _TERMS:
         weight = regions.weight(term)
-        sums.append((_smooth_l1(_difference(error, term), beta) * _trim(weight, term)).flatten(1).sum(dim=1))
+        sums.append((_smooth_l1(_difference(error, term), beta) * _trim(weight, term)).flatten(1).sum(dim=1, dtype=torch.float64))
         totals.append(weight.flatten(1).sum(dim=1))
         del weight
     return error, torch.stack(sums), torch.stack(totals)
@@ -303,6 +304,7 @@ class _DepthTermSums(torch.autograd.Function):
         if torch.is_grad_enabled():  # create_graph=True: a backward that is itself differentiable
             plain = lambda p, t: _term_sums(p, t, regions, beta)[1]  # noqa: E731
             return (*backward_by_autograd(plain, (pred, target), ctx.needs_input_grad[:2], grad_sums), None, None)
+        grad_sums = grad_sums.to(error.dtype)  # the sums' float64 is for their range; their gradients are small
         shape = (-1, 1, 1, 1)
         coefficient = grad_sums[0].view(shape) * regions.weight("inside") + grad_sums[1].view(shape) * regions.weight("outside")
         grad = _smooth_l1_slope(error, beta).mul_(coefficient)
@@ -421,7 +423,8 @@ def depth_consistency_loss(
             outside = finish(terms["outside"])
             edge = 0.5 * (finish(edge_x) + finish(edge_y))
             total = w_inside * inside + w_outside * outside + w_edge * edge
-            return DepthConsistencyTerms(total=total, inside=inside, outside=outside, edge=edge)
+            out = maps.out_dtype
+            return DepthConsistencyTerms(total=total.to(out), inside=inside.to(out), outside=outside.to(out), edge=edge.to(out))
 
         if reduction == "none":
             return combined(per_sample)
