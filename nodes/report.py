@@ -98,8 +98,11 @@ def confined_folder(folder: str) -> tuple[Path, Path, str]:
             break
     base = _base_directory(kind).resolve()
     path = Path(name)
-    resolved = (base / path).resolve()
-    if path.is_absolute() or not resolved.is_relative_to(base) or not resolved.is_dir():
+    try:
+        resolved = (base / path).resolve()
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+        resolved = None
+    if resolved is None or path.is_absolute() or not resolved.is_relative_to(base) or not resolved.is_dir():
         raise ValueError(f"folder {folder!r} is not a folder inside the {kind} directory")
     return resolved, base, kind
 

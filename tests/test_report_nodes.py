@@ -85,8 +85,10 @@ def test_load_images_stays_inside_comfyuis_folders(nodes, compat, tmp_path, monk
     _save(inside / "gen_1.png", np.full((4, 4, 3), 10, np.uint8))
     (tmp_path / "input" / "escape").symlink_to(outside, target_is_directory=True)
     (tmp_path / "input" / "notes.txt").write_text("a file, not a folder")
+    (tmp_path / "input" / "loop_a").symlink_to(tmp_path / "input" / "loop_b")
+    (tmp_path / "input" / "loop_b").symlink_to(tmp_path / "input" / "loop_a")
     load_images = nodes["EditLossLoadImages"]
-    refused = [str(outside), "../private", "generations/../../private", "escape", "missing", "notes.txt", "~", "../private [input]"]
+    refused = [str(outside), "../private", "generations/../../private", "escape", "missing", "notes.txt", "~", "../private [input]", "loop_a"]
     for folder in refused:
         expected = f"folder {folder!r} is not a folder inside the input directory"
         assert load_images.VALIDATE_INPUTS(folder, "*") == expected, folder
