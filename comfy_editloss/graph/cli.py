@@ -80,6 +80,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                     "before.png, after.png, generations/ and optionally mask.png and depth files), models loaded once. "
                     "Writes OUT/sets/<set>/result.json per set (atomically, last), OUT/scores.csv, OUT/scores.json and "
                     "OUT/summary.png. Run it again after an interruption: finished sets are neither recomputed nor rewritten. "
+                    "Results are keyed by the workflow's prompt and the content of each set's files: a result made with another "
+                    "workflow, other widget values or other files is stale and recomputed, as is an unreadable one. "
                     "A set that fails is reported by name and the others go on. Exit codes: 0 all sets scored, 1 some failed "
                     "or the run was interrupted, 2 invalid arguments or workflow.",
     )
@@ -91,7 +93,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                        help="use FILE (relative to each set) as output SLOT of node NODE, e.g. a depth estimator's output from generations_depth.npy; repeatable")
     score.add_argument("--pack", action="append", dest="packs", metavar="DIR", help=packs_help)
     score.add_argument("--models-dir", action="append", metavar="DIR", help=models_help)
-    _add_progress_options(score, "a bar per set")
+    _add_progress_options(score, "a bar per set (and the node a set is at, on a terminal)")
     score.set_defaults(handler=_score)
 
 
@@ -224,7 +226,7 @@ def _score(args) -> int:
         return EXIT_INVALID
     finally:
         signal.signal(signal.SIGINT, previous)
-    print(summary_text(summary, args.output_dir))
+    print(summary_text(summary))
     return EXIT_FAILED if summary.failed or summary.interrupted else EXIT_OK
 
 
