@@ -125,11 +125,11 @@ def _ui_variant(workflow: Mapping, folder: Path) -> dict:
 
 def _set_files(folder: Path, skip: Path | None = None) -> list[Path]:
     """Every regular file of an edit set (sub-folders and linked folders included), in a fixed
-    order; ``skip``: a folder inside it that is not input (the output folder, if it is there)."""
+    order; ``skip`` (resolved): a folder inside it that is not input (the output folder, if it is there)."""
     found = []
     for parent, folders, names in os.walk(folder, followlinks=True):
         here = Path(parent)
-        if skip is not None and (here == skip or skip in here.parents):
+        if skip is not None and (here.resolve() == skip or skip in here.resolve().parents):
             folders[:] = []
             continue
         folders.sort()
@@ -425,7 +425,7 @@ def score_sets(
         if stopped.is_set():
             summary.interrupted = True
             break
-        name = folder.name
+        name = folder.resolve().name  # "." names no set
         result_path = output / "sets" / name / RESULT_FILE
         started = time.perf_counter()
         recomputed = ""

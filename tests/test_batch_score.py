@@ -184,6 +184,14 @@ def test_results_made_with_another_prompt_or_other_files_are_stale_and_recompute
     assert set(json.loads((out / "scores.json").read_text())["sets"]) == {"set_1", "set_2"}
 
 
+def test_an_output_folder_inside_the_set_is_not_one_of_its_inputs(tmp_path, env, monkeypatch):
+    root = _sets(tmp_path, ("a",))
+    monkeypatch.chdir(root / "a")
+    assert [o.status for o in score_sets(".", FLAGSHIP, "scores", env=env, progress=False).outcomes] == ["done"]
+    assert [o.status for o in score_sets(".", FLAGSHIP, "scores", env=env, progress=False).outcomes] == ["skipped"]
+    assert list(finished_results("scores")) == ["a"]
+
+
 def test_empty_or_corrupt_results_are_recomputed_with_a_warning_naming_them(tmp_path, env):
     root = _sets(tmp_path, ("empty", "list", "shape", "text"))
     out = tmp_path / "out"
