@@ -32,7 +32,10 @@ Output folder::
                                    often each generation ranked first (a table and bar charts)
 
 A set that fails (an unreadable image, a missing file) is reported by name with the file and the
-run goes on; it is not marked finished, so the next run tries it again.
+run goes on; it is not marked finished, so the next run tries it again. Before a set runs, the memory
+it needs is estimated from the pixels of its images (``BYTES_PER_PIXEL``); a set that would not fit
+in the memory available (MemAvailable, the cgroup's limit, or ``memory_limit`` /
+``$EDITLOSS_MEMORY_LIMIT``) fails with the estimate instead of being killed by the system.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ import io
 import json
 import math
 import os
+import re
 import stat
 import sys
 import threading
@@ -53,17 +57,32 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .image_io import natural_key
+from .image_io import IMAGE_PATTERNS, natural_key
 from .report.files import write_atomic
 
 RESULT_FILE = "result.json"
 REPORT_NODE = "EditLossReport"
 FILE_LOADERS = {"LoadImage": "image", "LoadImageMask": "image", "EditLossLoadDepth": "file"}
 MODE_MUTED = 2
+IMAGE_SUFFIXES = tuple(pattern.lstrip("*") for pattern in IMAGE_PATTERNS)
+
+MEMORY_LIMIT_ENV = "EDITLOSS_MEMORY_LIMIT"
+# Peak memory of scoring one edit set, per pixel of its images (before, after, generations, mask),
+# on top of what the process holds before (Python, torch, the pack). Measured on the CPU with
+# ``python3 benchmarks/bench_score_memory.py``: the peak resident set of fresh processes on sets of 4
+# generations at 1024, 2048 and 4096 pixels square; the larger of the two slopes, rounded up (they
+# were 107 and 118, 63 and 66, 129 and 124: within 10%, the per-pixel model holds).
+BYTES_PER_PIXEL = {"kontext_edit_score": 118, "texture_scale": 66, "depth_insertion": 129}
+# Other workflows: the largest of the shipped ones.
+DEFAULT_BYTES_PER_PIXEL = max(BYTES_PER_PIXEL.values())
 
 
 class BatchError(ValueError):
     """A problem with the whole batch (no sets, a workflow without a report); the message says what."""
+
+
+class NotEnoughMemory(MemoryError):
+    """A set that would need more memory than is available: refused before it runs, not killed after minutes."""
 
 
 @dataclass
@@ -234,6 +253,123 @@ def stale_reason(earlier: Mapping, key: Mapping) -> str:
     return f"files changed: {shown}" + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
 
 
+# ---------------------------------------------------------------------------------------------
+# Memory
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class MemoryEstimate:
+    images: int
+    pixels: int
+    largest: tuple[int, int]  # width, height of the largest image
+    bytes_per_pixel: int
+
+    @property
+    def bytes(self) -> int:
+        return self.pixels * self.bytes_per_pixel
+
+
+def estimate_memory(files: list[Path], workflow: str) -> MemoryEstimate:
+    """The memory scoring a set will take: the pixels of its images (sizes read from the file
+    headers, nothing decoded) times the workflow's measured figure (``BYTES_PER_PIXEL``)."""
+    from PIL import Image  # noqa: PLC0415
+
+    count = pixels = 0
+    largest = (0, 0)
+    for path in files:
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+        except (OSError, ValueError):
+            continue  # an unreadable image fails the set when it is loaded, naming the file
+        count += 1
+        pixels += width * height
+        if width * height > largest[0] * largest[1]:
+            largest = (width, height)
+    return MemoryEstimate(count, pixels, largest, BYTES_PER_PIXEL.get(Path(workflow).stem, DEFAULT_BYTES_PER_PIXEL))
+
+
+def available_memory(meminfo: str = "/proc/meminfo", cgroup_root: str = "/sys/fs/cgroup", own_cgroup: str = "/proc/self/cgroup") -> tuple[int | None, str]:
+    """Memory this process can still take (bytes) and where the figure comes from: the kernel's
+    MemAvailable (os.sysconf's free pages elsewhere), or what is left under the cgroup (v2)
+    memory.max when that is less, as in a container. (None, "") when neither can be read."""
+    found: list[tuple[int, str]] = []
+    try:
+        with open(meminfo) as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    found.append((int(line.split()[1]) * 1024, "MemAvailable in /proc/meminfo"))
+    except (OSError, ValueError):
+        try:
+            found.append((os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), "free physical memory (os.sysconf)"))
+        except (OSError, ValueError, AttributeError):
+            pass
+    try:
+        with open(own_cgroup) as handle:
+            group = next((line.strip().split("::", 1)[1] for line in handle if line.startswith("0::")), None)
+        if group is not None:
+            folder = Path(cgroup_root) / group.lstrip("/")
+            limit = (folder / "memory.max").read_text().strip()
+            if limit != "max":
+                used = int((folder / "memory.current").read_text().strip())
+                found.append((max(0, int(limit) - used), f"left under the cgroup's memory.max ({folder / 'memory.max'})"))
+    except (OSError, ValueError, StopIteration):
+        pass
+    return min(found) if found else (None, "")
+
+
+SIZE_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+NO_LIMIT = ("none", "off", "unlimited")
+
+
+def parse_size(text: str | int, what: str = "memory_limit") -> int | None:
+    """``16G``, ``512M``, ``1.5GB``, ``8GiB`` or a number of bytes; ``none`` (no check) gives None."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        if text <= 0:
+            raise BatchError(f"{what} must be a positive size such as 16G, 512M or none, got {text!r}")
+        return text
+    value = str(text).strip().lower()
+    if value in NO_LIMIT:
+        return None
+    match = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)\s*([kmgt]?)(?:i?b)?", value)
+    if match is None or float(match.group(1)) <= 0:
+        raise BatchError(f"{what} must be a positive size such as 16G, 512M or none, got {text!r}")
+    return int(float(match.group(1)) * SIZE_UNITS[match.group(2)])
+
+
+def memory_budget(memory_limit: str | int | None = None) -> tuple[int | None, str]:
+    """The memory a set may take (None: no check) and where that comes from: ``memory_limit``,
+    else ``$EDITLOSS_MEMORY_LIMIT``, else what the machine has available."""
+    if memory_limit is not None:
+        return parse_size(memory_limit, "--memory-limit"), "the memory limit given"
+    if os.environ.get(MEMORY_LIMIT_ENV, "").strip():
+        return parse_size(os.environ[MEMORY_LIMIT_ENV], MEMORY_LIMIT_ENV), f"${MEMORY_LIMIT_ENV}"
+    return available_memory()
+
+
+def format_bytes(count: float) -> str:
+    for unit, size in (("TB", 2**40), ("GB", 2**30), ("MB", 2**20), ("kB", 2**10)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{int(count)} bytes"
+
+
+def memory_problem(estimate: MemoryEstimate, budget: int | None, origin: str, workflow: str) -> str:
+    """The message for a set that would not fit ("" when it fits or there is no budget)."""
+    if budget is None or estimate.bytes <= budget:
+        return ""
+    width, height = estimate.largest
+    return (
+        f"needs about {format_bytes(estimate.bytes)} of memory to score with {Path(workflow).stem} "
+        f"({estimate.images} image(s), the largest {width}x{height}, {estimate.pixels / 1e6:.1f} Mpx at "
+        f"{estimate.bytes_per_pixel} bytes per pixel) but {format_bytes(budget)} is available ({origin}); "
+        f"downscale its images, free memory, or set --memory-limit / ${MEMORY_LIMIT_ENV} (e.g. 64G, or none for no check) to try anyway"
+    )
+
+
 def _csv_rows(results: Mapping[str, dict]) -> str:
     names: list[str] = []
     for result in results.values():
@@ -380,6 +516,7 @@ def score_sets(
     progress: bool | None = None,
     stream=None,
     on_start: Callable[[Callable[[], None]], None] | None = None,
+    memory_limit: str | int | None = None,
 ) -> BatchSummary:
     """Run ``workflow`` on every edit set of ``sets_dir``; see the module's docstring.
 
@@ -391,11 +528,14 @@ def score_sets(
             terminal". Warnings (an unreadable earlier result) are written to it in any case.
         on_start: called before the first set with a ``stop()`` function (thread- and signal-safe,
             e.g. for Ctrl+C): the running set stops before its next node and no other set starts.
+        memory_limit: the memory one set may take, in bytes or as ``"16G"``; ``"none"``: no check;
+            default ``$EDITLOSS_MEMORY_LIMIT``, else the memory available (see :func:`available_memory`).
     """
     from .graph.convert import ConversionError, load_json  # noqa: PLC0415
     from .graph.execute import Interrupted  # noqa: PLC0415
     from .graph.runtime import Environment, load_prompt, run_workflow  # noqa: PLC0415
 
+    budget, budget_origin = memory_budget(memory_limit)
     env = env or Environment.create()
     runner = runner or env.runner()
     stopped = threading.Event()
@@ -439,6 +579,9 @@ def score_sets(
                 summary.results[name] = earlier
                 outcome = SetOutcome(name, "skipped")
             else:
+                problem = memory_problem(estimate_memory(files, source), budget, budget_origin, source)
+                if problem:
+                    raise NotEnoughMemory(problem)
                 if bar.enabled and bar.tty:
                     runner.progress = lambda node_id, class_type, done, total, name=name: bar.node(name, node_id, class_type, done, total)
                 inject_files = {k: str(folder / path) for k, path in (inject or {}).items()}

@@ -12,7 +12,17 @@ from pathlib import Path
 import pytest
 
 from comfy_editloss.__main__ import main
-from comfy_editloss.batch import BatchError, _ui_variant, find_edit_sets, finished_results, score_sets
+from comfy_editloss.batch import (
+    BYTES_PER_PIXEL,
+    BatchError,
+    _ui_variant,
+    available_memory,
+    find_edit_sets,
+    finished_results,
+    format_bytes,
+    parse_size,
+    score_sets,
+)
 from comfy_editloss.graph.runtime import Environment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -213,6 +223,45 @@ def test_empty_or_corrupt_results_are_recomputed_with_a_warning_naming_them(tmp_
     assert summary.outcomes[0].recomputed == "unreadable: result.json is empty"
     assert list(finished_results(out)) == ["empty", "list", "shape", "text"]
     assert len(list(csv.DictReader((out / "scores.csv").open()))) == 4 * 4
+
+
+def test_a_set_that_would_not_fit_in_memory_is_refused_before_it_runs(tmp_path, env, monkeypatch):
+    root = _sets(tmp_path, ("set_1", "set_2"))
+    out = tmp_path / "out"
+    images = 2 + 4  # before, after and four generations of 256x256
+    needed = BYTES_PER_PIXEL["kontext_edit_score"] * images * 256 * 256
+    summary = score_sets(root, FLAGSHIP, out, env=env, progress=False, memory_limit=needed - 1)
+    assert [o.status for o in summary.outcomes] == ["failed", "failed"] and finished_results(out) == {}
+    assert summary.outcomes[0].error == (
+        f"set 'set_1' ({root / 'set_1'}): needs about {format_bytes(needed)} of memory to score with kontext_edit_score "
+        f"({images} image(s), the largest 256x256, {images * 256 * 256 / 1e6:.1f} Mpx at {BYTES_PER_PIXEL['kontext_edit_score']} bytes per pixel) "
+        f"but {format_bytes(needed - 1)} is available (the memory limit given); downscale its images, free memory, "
+        "or set --memory-limit / $EDITLOSS_MEMORY_LIMIT (e.g. 64G, or none for no check) to try anyway"
+    )
+    assert not (out / "sets" / "set_1" / "editloss").exists()  # refused before it ran
+    monkeypatch.setenv("EDITLOSS_MEMORY_LIMIT", "1M")
+    summary = score_sets(root, FLAGSHIP, out, env=env, progress=False)
+    assert "but 1.0 MB is available ($EDITLOSS_MEMORY_LIMIT)" in summary.outcomes[0].error
+    summary = score_sets(root, FLAGSHIP, out, env=env, progress=False, memory_limit=needed)  # the option wins
+    assert [o.status for o in summary.outcomes] == ["done", "done"]
+
+
+def test_memory_limits_and_the_memory_available(tmp_path):
+    assert [parse_size(text) for text in ("16G", "512M", "1.5GB", "8GiB", "2048", "none", 300)] == [16 * 2**30, 512 * 2**20, int(1.5 * 2**30), 8 * 2**30, 2048, None, 300]
+    for bad in ("lots", "-1G", "0", 0, "12X"):
+        with pytest.raises(BatchError, match=r"^memory_limit must be a positive size such as 16G, 512M or none, got "):
+            parse_size(bad)
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       32000000 kB\nMemFree:         1000000 kB\nMemAvailable:   20000000 kB\n")
+    own = tmp_path / "cgroup"
+    own.write_text("0::/job\n")
+    group = tmp_path / "fs" / "job"
+    group.mkdir(parents=True)
+    (group / "memory.max").write_text("max\n")
+    assert available_memory(str(meminfo), str(tmp_path / "fs"), str(own)) == (20000000 * 1024, "MemAvailable in /proc/meminfo")
+    (group / "memory.max").write_text(f"{8 * 2**30}\n")
+    (group / "memory.current").write_text(f"{3 * 2**30}\n")
+    assert available_memory(str(meminfo), str(tmp_path / "fs"), str(own)) == (5 * 2**30, f"left under the cgroup's memory.max ({group / 'memory.max'})")
 
 
 def test_progress_only_on_a_terminal_or_when_asked(tmp_path, env, capsys):

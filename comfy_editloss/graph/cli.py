@@ -82,8 +82,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                     "OUT/summary.png. Run it again after an interruption: finished sets are neither recomputed nor rewritten. "
                     "Results are keyed by the workflow's prompt and the content of each set's files: a result made with another "
                     "workflow, other widget values or other files is stale and recomputed, as is an unreadable one. "
-                    "A set that fails is reported by name and the others go on. Exit codes: 0 all sets scored, 1 some failed "
-                    "or the run was interrupted, 2 invalid arguments or workflow.",
+                    "A set that fails is reported by name and the others go on; a set whose images would need more memory than "
+                    "is available (estimated from their pixels) fails with the estimate before it runs. Exit codes: 0 all sets "
+                    "scored, 1 some failed or the run was interrupted, 2 invalid arguments or workflow.",
     )
     score.add_argument("sets", metavar="SETS", help="a folder of edit sets (or one edit set)")
     score.add_argument("--workflow", default="kontext_edit_score",
@@ -93,6 +94,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                        help="use FILE (relative to each set) as output SLOT of node NODE, e.g. a depth estimator's output from generations_depth.npy; repeatable")
     score.add_argument("--pack", action="append", dest="packs", metavar="DIR", help=packs_help)
     score.add_argument("--models-dir", action="append", metavar="DIR", help=models_help)
+    score.add_argument("--memory-limit", metavar="SIZE",
+                       help="the memory one set may take, e.g. 16G or 512M (none: no check); default $EDITLOSS_MEMORY_LIMIT, "
+                            "else the memory available (MemAvailable, or the cgroup's limit)")
     _add_progress_options(score, "a bar per set (and the node a set is at, on a terminal)")
     score.set_defaults(handler=_score)
 
@@ -208,9 +212,10 @@ def shipped_workflow(name: str) -> Path:
 
 
 def _score(args) -> int:
-    from ..batch import BatchError, score_sets, summary_text  # noqa: PLC0415
+    from ..batch import BatchError, memory_budget, score_sets, summary_text  # noqa: PLC0415
     from .runtime import parse_injection  # noqa: PLC0415
 
+    memory_budget(args.memory_limit)  # a wrong size is an error before anything is loaded
     env = _environment(args)
     workflow = shipped_workflow(args.workflow)
     inject = {}
@@ -220,7 +225,9 @@ def _score(args) -> int:
     stops = []
     previous = signal.signal(signal.SIGINT, lambda *_: [stop() for stop in stops])
     try:
-        summary = score_sets(args.sets, workflow, args.output_dir, inject, env=env, progress=_shows_progress(args), on_start=stops.append)
+        summary = score_sets(
+            args.sets, workflow, args.output_dir, inject, env=env, progress=_shows_progress(args), on_start=stops.append, memory_limit=args.memory_limit
+        )
     except BatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
