@@ -21,6 +21,7 @@ from comfy_editloss.batch import (
     finished_results,
     format_bytes,
     parse_size,
+    prompt_hash,
     score_sets,
 )
 from comfy_editloss.graph.runtime import Environment
@@ -192,6 +193,22 @@ def test_results_made_with_another_prompt_or_other_files_are_stale_and_recompute
     changed = finished_results(out)["set_2"]["scores"]["no_edit_identity"]["values"]
     assert changed[2] == changed[0]  # the "no_edit" generation is now the correct one
     assert set(json.loads((out / "scores.json").read_text())["sets"]) == {"set_1", "set_2"}
+
+
+def test_the_prompt_hash_follows_widget_values_links_and_injections_not_titles():
+    prompt = {"1": {"class_type": "LoadImage", "inputs": {"image": "before.png"}, "_meta": {"title": "Before"}},
+              "2": {"class_type": "PreviewImage", "inputs": {"images": ["1", 0]}}}
+    inject = {("1", 0): "generations_depth.npy"}
+    same = prompt_hash(prompt, inject)
+    retitled = json.loads(json.dumps(prompt))
+    retitled["1"]["_meta"]["title"] = "Source"
+    assert prompt_hash(retitled, inject) == same
+    other_value = json.loads(json.dumps(prompt))
+    other_value["1"]["inputs"]["image"] = "after.png"
+    relinked = json.loads(json.dumps(prompt))
+    relinked["2"]["inputs"]["images"] = ["1", 1]
+    for changed in (prompt_hash(other_value, inject), prompt_hash(relinked, inject), prompt_hash(prompt, {("1", 0): "other.npy"}), prompt_hash(prompt)):
+        assert changed != same
 
 
 def test_an_output_folder_inside_the_set_is_not_one_of_its_inputs(tmp_path, env, monkeypatch):
