@@ -20,6 +20,12 @@ It checks, and prints:
 3. with ``--workflow FILE --images DIR``: a UI workflow converted by our converter, run by the server
    (DIR's images and depth files copied to its input folder) and by the runner: texts and images must be identical.
 
+Run it as often as you like against the same server: ComfyUI caches the outputs of the previous
+prompt, and a node it does not run again reaches the history (``/history``, where the results are
+read) only for a prompt sent with a ``client_id`` (execution.py, ``execute``: ``if server.client_id
+is not None``), so every prompt is sent with one, as ComfyUI's frontend does. A node the history still
+lacks is reported as a difference by its id.
+
 Needs the ``safetensors`` package to read the server's latent files.
 """
 
@@ -30,6 +36,7 @@ import json
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +72,8 @@ PROMPT = {
     "30": node("SaveImage", images=["29", 0], filename_prefix="cmp/green_mask"),
 }
 TEXTS = ("17", "18", "19", "20", "31")
+# Without a client id, ComfyUI leaves the nodes it takes from its cache out of the history.
+CLIENT_ID = f"editloss-compare-{uuid.uuid4().hex}"
 
 
 def write_images(folder: Path) -> None:
@@ -86,6 +95,34 @@ def get(url: str):
 def post(url: str, body: dict):
     request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
     return json.loads(urllib.request.urlopen(request, timeout=60).read())
+
+
+def run_on_server(url: str, prompt: dict, seconds: int) -> dict:
+    """Queue ``prompt`` on the server and wait for it: the ``outputs`` of its history entry (node id ->
+    ui results), cached nodes included."""
+    prompt_id = post(f"{url}/prompt", {"prompt": prompt, "client_id": CLIENT_ID})["prompt_id"]
+    for _ in range(seconds):
+        history = get(f"{url}/history/{prompt_id}")
+        if prompt_id in history:
+            break
+        time.sleep(1)
+    else:
+        raise RuntimeError(f"ComfyUI at {url} did not finish prompt {prompt_id} in {seconds} s")
+    entry = history[prompt_id]
+    status = entry.get("status") or {}
+    if status.get("status_str") == "error":
+        errors = [m[1] for m in status.get("messages", []) if isinstance(m, list) and m and m[0] == "execution_error"]
+        raise RuntimeError(f"ComfyUI failed prompt {prompt_id}: {errors or status}")
+    return entry.get("outputs") or {}
+
+
+def server_ui(outputs: dict, node_id: str, kind: str) -> list | None:
+    """One node's ui results of one kind ("text", "images") from the history, or None (printed) when
+    the history has none for it."""
+    found = (outputs.get(node_id) or {}).get(kind)
+    if found is None:
+        print(f"node {node_id}: no {kind!r} in ComfyUI's history (it has {sorted(outputs)}): DIFFERENT")
+    return found
 
 
 def main() -> int:
@@ -118,13 +155,7 @@ def main() -> int:
     core_differing = sorted(k for k in set(core) | {k for k in live if k not in ours} if core.get(k) != live.get(k))
     print(f"object_info core entries differing from the bundled catalogue: {core_differing} (file lists of the input folder expected)")
 
-    prompt_id = post(f"{args.url}/prompt", {"prompt": PROMPT})["prompt_id"]
-    for _ in range(120):
-        history = get(f"{args.url}/history/{prompt_id}")
-        if prompt_id in history:
-            break
-        time.sleep(1)
-    server = history[prompt_id]["outputs"]
+    server = run_on_server(args.url, PROMPT, 120)
     from safetensors.torch import load_file  # noqa: PLC0415
 
     saved = comfyui / "output" / "cmp"
@@ -133,11 +164,16 @@ def main() -> int:
     with using_folders(HostFolders(work, work / "output", work / "output" / "temp")):
         result = env.runner().run(prompt, targets=[*TEXTS, "23", "24", "25", "28"], inject={(k, 0): {"samples": v} for k, v in latents.items()})
     for key in TEXTS:
-        same = server[key]["text"] == list(result.ui[key]["text"])
+        texts = server_ui(server, key, "text")
+        same = texts == list(result.ui[key]["text"])
         failures += not same
-        print(f"Preview as Text {key}: ComfyUI {server[key]['text']} runner {list(result.ui[key]['text'])} {'equal' if same else 'DIFFERENT'}")
+        print(f"Preview as Text {key}: ComfyUI {texts} runner {list(result.ui[key]['text'])} {'equal' if same else 'DIFFERENT'}")
     for key, name in (("23", "lanczos"), ("24", "bicubic")):
-        theirs = np.array(Image.open(saved / server[key]["images"][0]["filename"])).astype(int)
+        images = server_ui(server, key, "images")
+        if not images:
+            failures += 1
+            continue
+        theirs = np.array(Image.open(saved / images[0]["filename"])).astype(int)
         mine = np.array(Image.open(work / "output" / "cmp" / result.ui[key]["images"][0]["filename"])).astype(int)
         diff = int(np.abs(theirs - mine).max()) if theirs.shape == mine.shape else -1
         failures += diff != 0
@@ -173,15 +209,12 @@ def compare_workflow(args, env: Environment, comfyui: Path, work: Path) -> int:
         elif image.is_dir():  # an edit set's generations/
             shutil.copytree(image, comfyui / "input" / image.name, dirs_exist_ok=True)
     workflow = json.loads(Path(args.workflow).read_text())
-    prompt_id = post(f"{args.url}/prompt", {"prompt": convert(workflow, env.catalogue)})["prompt_id"]
-    for _ in range(300):
-        history = get(f"{args.url}/history/{prompt_id}")
-        if prompt_id in history:
-            break
-        time.sleep(1)
-    server = history[prompt_id]["outputs"]
+    server = run_on_server(args.url, convert(workflow, env.catalogue), 300)
     ours = run_workflow(workflow, input_dir=images, output_dir=work / "workflow")
     failures = 0
+    for key in sorted(set(ours.ui) - set(server)):  # what the runner showed and the server's history lacks
+        failures += 1
+        print(f"{args.workflow} node {key}: no results in ComfyUI's history: DIFFERENT")
     for key, ui in sorted(server.items()):
         if "text" in ui:
             # the report names the numbered files it wrote: their numbers depend on what each output folder held

@@ -34,7 +34,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_INTERRUPTED = 1  # as a run stopped by Ctrl-C between nodes (the commands' documented code), not the shell's 130
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The command line; Ctrl-C at any point (torch and the packs take seconds to import, before the
+    commands install their own handling) ends it with one line and exit code 1."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "demo":
         if args.dim < 1:

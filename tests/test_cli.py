@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import torch
 from PIL import Image
 from workflow_builder import inp, node, out, workflow
 
+from comfy_editloss.__main__ import main
 from comfy_editloss.graph.convert import convert
 from comfy_editloss.graph.runtime import Environment, parse_injection
 from comfy_editloss.graph.execute import NotRunnableError
@@ -74,7 +76,7 @@ def cli(*args, cwd):
 
 
 def test_run_command_scores_with_injected_latents_and_never_overwrites(case):
-    proc = cli("run", "wf.json", *INJECT, cwd=case)
+    proc = cli("run", "wf.json", *INJECT, "--progress", cwd=case)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0] == "wf.json: ran 11 node(s), 0 cached"  # the LoadImages feeding injected nodes do not run
     assert "11 PreviewAny: no_edit_identity (lower is better): [0, " in proc.stdout
@@ -82,8 +84,8 @@ def test_run_command_scores_with_injected_latents_and_never_overwrites(case):
     record = json.loads((case / "output" / "run_00001_.json").read_text())
     assert record["files"] == [str(case / "output" / "scaled_00001_.png")]
     assert sorted(record["ui"]) == ["10", "11", "13", "17"]
-    second = cli("run", "wf.json", *INJECT, "--json", "--quiet", cwd=case)
-    assert second.returncode == 0 and second.stderr == ""
+    second = cli("run", "wf.json", *INJECT, "--json", cwd=case)
+    assert second.returncode == 0 and second.stderr == ""  # no progress: stderr is not a terminal
     report = json.loads(second.stdout)
     assert report["record"].endswith("run_00002_.json") and report["files"][0].endswith("scaled_00002_.png")
     assert (case / "output" / "scaled_00001_.png").is_file() and (case / "output" / "run_00001_.json").is_file()
@@ -210,3 +212,101 @@ def test_models_dir_option_gives_the_loaders_their_files(tmp_path, depth_models_
     assert without.returncode == 0 and "; ComfyUI would run output(s) 3, 5 and ignore 9, 13, 15, 16, 17, 18, 20, 21" in without.stdout
     with_models = cli("validate", str(workflow), "--input-dir", str(tmp_path), "--models-dir", str(depth_models_dir), cwd=tmp_path)
     assert with_models.returncode == 0 and with_models.stdout.strip().endswith("valid"), with_models.stdout
+
+
+def _one_error_line(capsys) -> str:
+    """What a command printed on stderr, checked to be one ``error: ...`` line (no traceback)."""
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err.strip()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_workflow_files_that_are_no_workflows_give_one_error_line_and_exit_2(case, capsys, monkeypatch):
+    monkeypatch.chdir(case)
+    (case / "folder").mkdir()
+    os.mkfifo(case / "fifo.json")
+    (case / "binary.json").write_bytes(bytes(range(128, 256)))
+    (case / "nodes.json").write_text(json.dumps({"nodes": [1]}))
+    no_origin = latent_scoring_workflow()
+    no_origin["links"] = [{"id": 1, "origin_slot": 0, "target_id": 3, "target_slot": 0, "type": "IMAGE"}]
+    (case / "no_origin.json").write_text(json.dumps(no_origin))
+    bad_link = latent_scoring_workflow()
+    bad_link["nodes"][2]["inputs"][0]["link"] = "one"
+    (case / "bad_link.json").write_text(json.dumps(bad_link))
+    expected = {
+        ("convert", "folder"): "error: folder: is a folder, not a workflow file",
+        ("run", "folder"): "error: folder: is a folder, not a workflow file",
+        ("convert", "fifo.json"): "error: fifo.json: is a named pipe (FIFO), not a workflow file",
+        ("run", "fifo.json"): "error: fifo.json: is a named pipe (FIFO), not a workflow file",
+        ("convert", "binary.json"): "error: binary.json: not a text file: byte 0 is not UTF-8 (invalid start byte); a workflow is JSON",
+        ("convert", "nodes.json"): "error: nodes.json: nodes[0] must be an object, got int 1",
+        ("convert", "no_origin.json"): "error: no_origin.json: link 1 has no 'origin_id' (a link object needs id, origin_id, origin_slot, target_id, target_slot)",
+        ("run", "bad_link.json"): "error: bad_link.json: node 3: input 'pixels': link must be an integer, got 'one'",
+    }
+    for (command, path), message in expected.items():
+        assert main([command, path]) == 2, (command, path)
+        assert _one_error_line(capsys) == message
+    assert main(["convert", "wf.json", "-o", "folder"]) == 2
+    assert _one_error_line(capsys) == "error: [Errno 21] Is a directory: 'folder'"
+    assert main(["validate", "fifo.json"]) == 2
+    assert capsys.readouterr().out == "fifo.json: 1 problem(s)\n  fifo.json: is a named pipe (FIFO), not a workflow file [invalid_prompt]\n"
+
+
+def test_injected_files_that_cannot_be_read_give_one_error_line_and_exit_2(case, capsys, monkeypatch):
+    monkeypatch.chdir(case)
+    png = (case / "before.png").read_bytes()
+    (case / "truncated.png").write_bytes(png[: len(png) // 2])
+    torch.save({"note": "no tensor here"}, case / "dict.pt")
+    torch.save(Path("before.png"), case / "object.pt")  # a class that weights_only refuses
+    (case / "garbage.pt").write_bytes(b"not a torch file at all")
+    expected = {
+        "12:0=truncated.png": "error: cannot inject truncated.png as output 0 (IMAGE) of node 12 (ImageScale): not a readable .png file (OSError: image file is truncated)",
+        "3:0=dict.pt": "error: cannot inject dict.pt as output 0 (LATENT) of node 3 (VAEEncode): it holds a dict ({note: 'no tensor here'}), not a tensor or a dict of tensors",
+        "3:0=object.pt": "error: cannot inject object.pt as output 0 (LATENT) of node 3 (VAEEncode): it holds Python objects other than tensors, which are not loaded (here pathlib.PosixPath)",
+        "3:0=garbage.pt": "error: cannot inject garbage.pt as output 0 (LATENT) of node 3 (VAEEncode): not a readable .pt file (UnpicklingError: Unsupported operand 110)",
+    }
+    for injection, message in expected.items():
+        assert main(["run", "wf.json", *INJECT, "--inject", injection, "--output-dir", "out"]) == 2, injection
+        assert _one_error_line(capsys) == message
+
+
+# Sends Ctrl-C to the command line while it imports torch, before the commands' own handling.
+CTRL_C_DURING_IMPORTS = """
+import os, runpy, signal, sys
+class CtrlCOnTorchImport:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+sys.meta_path.insert(0, CtrlCOnTorchImport())
+sys.argv = ["comfy_editloss", *sys.argv[1:]]
+runpy.run_module("comfy_editloss", run_name="__main__", alter_sys=True)
+"""
+
+# Runs the command line with torch (and numpy, PIL) unimportable.
+WITHOUT_TORCH = """
+import runpy, sys
+class Unimportable:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "numpy", "PIL"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+sys.meta_path.insert(0, Unimportable())
+sys.argv = ["comfy_editloss", *sys.argv[1:]]
+runpy.run_module("comfy_editloss", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_ctrl_c_in_the_first_seconds_exits_1_with_one_line(case):
+    proc = subprocess.run([sys.executable, "-c", CTRL_C_DURING_IMPORTS, "run", "wf.json", *INJECT], cwd=case, capture_output=True, text=True, timeout=300)
+    assert (proc.returncode, proc.stderr) == (1, "error: interrupted\n")
+
+
+def test_help_needs_no_torch():
+    for command in ([], ["run"], ["score"], ["convert"], ["validate"], ["demo"]):
+        proc = subprocess.run([sys.executable, "-c", WITHOUT_TORCH, *command, "--help"], cwd=REPO, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0 and proc.stdout.startswith("usage: python -m comfy_editloss"), (command, proc.stderr[-2000:])
+    proc = subprocess.run([sys.executable, "-c", WITHOUT_TORCH, "score", "--help"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert "--memory-limit SIZE" in proc.stdout and "stale and recomputed" in proc.stdout

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import socket
+import threading
 from pathlib import Path
 
 import pytest
 from workflow_builder import inp, node, out, subgraph, workflow
 
+from comfy_editloss.graph import convert as convert_module
 from comfy_editloss.graph.catalogue import Catalogue, NodeSpec, core_object_info
-from comfy_editloss.graph.convert import ConversionError, convert, is_valid_connection, widget_layout
+from comfy_editloss.graph.convert import (
+    MAX_SUBGRAPH_DEPTH,
+    ConversionError,
+    convert,
+    is_valid_connection,
+    load_json,
+    read_workflow_text,
+    widget_layout,
+)
 
 DATA = Path(__file__).parent / "data"
 CONVERSIONS = DATA / "conversions"
@@ -329,3 +342,118 @@ def test_spec_round_trips_through_object_info_layout(catalogue):
     spec = catalogue.get("KSampler")
     again = NodeSpec.from_object_info("KSampler", spec.to_object_info())
     assert again.inputs == spec.inputs and again.outputs == spec.outputs
+
+
+# --------------------------------------------------------------------------------------------
+# Files and JSON that are not workflows: one error naming the file, node or link
+# --------------------------------------------------------------------------------------------
+
+
+def _finishes_within(seconds: float, call, unblock=None):
+    """``call()``'s result or exception, failing the test (not hanging it) if it blocks."""
+    outcome: dict = {}
+
+    def target():
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        if unblock is not None:
+            unblock()
+        pytest.fail(f"still blocked after {seconds} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_a_fifo_as_workflow_is_refused_without_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "workflow.json"
+    os.mkfifo(fifo)
+
+    def release_a_blocked_reader():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+    with pytest.raises(ConversionError, match=rf"^{re.escape(str(fifo))}: is a named pipe \(FIFO\), not a workflow file$"):
+        _finishes_within(5, lambda: load_json(fifo), unblock=release_a_blocked_reader)
+
+
+def test_paths_that_are_no_workflow_file_are_refused_by_name(tmp_path, monkeypatch):
+    cases = [(tmp_path, "is a folder, not a workflow file")]
+    if Path("/dev/zero").exists():
+        cases.append((Path("/dev/zero"), "is a character device, not a workflow file"))
+    if Path("/proc/self/mem").exists():  # a regular file to stat, an I/O error to read
+        cases.append((Path("/proc/self/mem"), "cannot read it: Input/output error"))
+    if hasattr(socket, "AF_UNIX"):
+        bound = socket.socket(socket.AF_UNIX)
+        bound.bind(str(tmp_path / "s.json"))
+        cases.append((tmp_path / "s.json", "is a socket, not a workflow file"))
+    binary = tmp_path / "image.json"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe")
+    cases.append((binary, "not a text file: byte 0 is not UTF-8 (invalid start byte); a workflow is JSON"))
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 200_000)
+    cases.append((deep, "not a workflow: its JSON is nested too deep to read"))
+    try:
+        for path, message in cases:
+            with pytest.raises(ConversionError, match=rf"^{re.escape(str(path))}: {re.escape(message)}$"):
+                _finishes_within(5, lambda: load_json(path))
+    finally:
+        if hasattr(socket, "AF_UNIX"):
+            bound.close()
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps({"nodes": [], "padding": "x" * 100}))
+    monkeypatch.setattr(convert_module, "MAX_WORKFLOW_BYTES", 64)
+    size = big.stat().st_size
+    with pytest.raises(ConversionError, match=rf"^{re.escape(str(big))}: {size} bytes is more than a workflow file may have \(64 bytes\)$"):
+        load_json(big)
+    assert read_workflow_text(big, limit=1000).startswith('{"nodes"')
+
+
+def test_malformed_nodes_and_links_name_themselves(catalogue):
+    cases = [
+        ({"nodes": [1]}, r"nodes\[0\] must be an object, got int 1"),
+        ({"nodes": [], "links": {"1": []}}, r"'links' must be a list of links, got dict"),
+        (
+            {"nodes": [node(1, "PreviewAny", [inp("source", "*", 1)], [])], "links": [{"id": 1, "origin_slot": 0, "target_id": 1, "target_slot": 0}]},
+            r"link 1 has no 'origin_id' \(a link object needs id, origin_id, origin_slot, target_id, target_slot\)",
+        ),
+        ({"nodes": [], "links": [["x", 1, 0, 2, 0, "IMAGE"]]}, r"the id of link \['x', 1, 0, 2, 0, 'IMAGE'\] must be an integer, got 'x'"),
+        ({"nodes": [], "links": [[3, 1, "first", 2, 0, "IMAGE"]]}, r"link 3: origin_slot must be an integer, got 'first'"),
+        ({"nodes": [node(4, "PreviewAny", [inp("source", "*", "seven")], [])], "links": []}, r"node 4: input 'source': link must be an integer, got 'seven'"),
+        ({"nodes": [node(4, "PreviewAny", [], [], mode="muted")], "links": []}, r"node 4: mode must be an integer, got 'muted'"),
+        ({"nodes": [{**node(4, "PreviewAny", [], []), "inputs": [7]}], "links": []}, r"node 4: inputs\[0\] must be an object, got int 7"),
+        ({"nodes": [], "definitions": {"subgraphs": [{"name": "x", "nodes": []}]}}, r"subgraph 'x': a subgraph definition needs an 'id', got keys \['name', 'nodes'\]"),
+    ]
+    for ui, message in cases:
+        with pytest.raises(ConversionError, match=rf"^w.json: {message}$"):
+            convert(ui, catalogue, source="w.json")
+
+
+def test_subgraphs_nested_too_deep_are_refused_not_a_recursion_error(catalogue):
+    depth = 1000
+    definitions = [
+        subgraph(f"level-{i}", f"level {i}", nodes=[node(1, f"level-{i + 1}" if i + 1 < depth else "PreviewAny", [], [])], links=[], inputs=[], outputs=[])
+        for i in range(depth)
+    ]
+    ui = workflow([node(7, "level-0", [], [])], [], subgraphs=definitions)
+    with pytest.raises(ConversionError, match=rf"^deep.json: node 7: subgraphs nested more than {MAX_SUBGRAPH_DEPTH} deep \(subgraph 'level {MAX_SUBGRAPH_DEPTH}' at depth {MAX_SUBGRAPH_DEPTH + 1}\); flatten some of them$"):
+        convert(ui, catalogue, source="deep.json")
+    # as deep as allowed converts: the innermost node gets the ids of every instance around it
+    allowed = workflow([node(7, f"level-{depth - MAX_SUBGRAPH_DEPTH}", [], [])], [], subgraphs=definitions)
+    assert list(convert(allowed, catalogue)) == [":".join(["7"] + ["1"] * MAX_SUBGRAPH_DEPTH)]
+
+
+def test_a_chain_of_reroutes_longer_than_python_can_follow_is_an_error(catalogue):
+    length = 3000
+    nodes = [node(1, "LoadImage", [], [out("IMAGE", "IMAGE", [1]), out("MASK", "MASK")], ["a.png", "image"])]
+    nodes += [node(i, "Reroute", [inp("", "*", i - 1)], [out("", "*", [i])]) for i in range(2, length + 2)]
+    nodes.append(node(length + 2, "PreviewImage", [inp("images", "IMAGE", length + 1)], []))
+    links = [[i, i, 0, i + 1, 0, "IMAGE"] for i in range(1, length + 2)]
+    with pytest.raises(ConversionError, match=r"^r.json: links pass through too many reroute, bypassed or subgraph nodes in a row to follow$"):
+        convert(workflow(nodes, links), catalogue, source="r.json")

@@ -1,4 +1,8 @@
-"""``python -m comfy_editloss convert | validate | run``: the headless runner on the command line."""
+"""``python -m comfy_editloss convert | validate | run | score``: the headless runner on the command line.
+
+Building the parser imports nothing heavy (``--help`` works without torch); the runner's modules are
+imported when a command runs.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,15 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .convert import ConversionError
-from .execute import Interrupted, NodeExecutionError, NotRunnableError, RunResult, describe_value
-from .host import save_image_path
 from .pack import PackLoadError
-from .runtime import Environment, check_workflow, host_folders_for, load_prompt, parse_injection, run_workflow
 from .validate import PromptValidationError
+
+if TYPE_CHECKING:
+    from .execute import RunResult
+    from .runtime import Environment
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -70,7 +75,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--output-dir", default="output", help="where outputs, previews and the run record go (default: ./output)")
     run.add_argument("--pack", action="append", dest="packs", metavar="DIR", help=packs_help)
     run.add_argument("--json", action="store_true", help="print the run record as JSON")
-    run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    _add_progress_options(run, "a line per node")
     run.add_argument("--models-dir", action="append", metavar="DIR", help=models_help)
     run.set_defaults(handler=_run)
 
@@ -80,8 +85,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                     "before.png, after.png, generations/ and optionally mask.png and depth files), models loaded once. "
                     "Writes OUT/sets/<set>/result.json per set (atomically, last), OUT/scores.csv, OUT/scores.json and "
                     "OUT/summary.png. Run it again after an interruption: finished sets are neither recomputed nor rewritten. "
-                    "A set that fails is reported by name and the others go on. Exit codes: 0 all sets scored, 1 some failed "
-                    "or the run was interrupted, 2 invalid arguments or workflow.",
+                    "Results are keyed by the workflow's prompt and the content of each set's files: a result made with another "
+                    "workflow, other widget values or other files is stale and recomputed, as is an unreadable one. "
+                    "A set that fails is reported by name and the others go on; a set whose images would need more memory than "
+                    "is available (estimated from their pixels) fails with the estimate before it runs. Exit codes: 0 all sets "
+                    "scored, 1 some failed or the run was interrupted, 2 invalid arguments or workflow.",
     )
     score.add_argument("sets", metavar="SETS", help="a folder of edit sets (or one edit set)")
     score.add_argument("--workflow", default="kontext_edit_score",
@@ -91,11 +99,27 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                        help="use FILE (relative to each set) as output SLOT of node NODE, e.g. a depth estimator's output from generations_depth.npy; repeatable")
     score.add_argument("--pack", action="append", dest="packs", metavar="DIR", help=packs_help)
     score.add_argument("--models-dir", action="append", metavar="DIR", help=models_help)
-    score.add_argument("--quiet", action="store_true", help="no progress bar")
+    score.add_argument("--memory-limit", metavar="SIZE",
+                       help="the memory one set may take, e.g. 16G or 512M (none: no check); default $EDITLOSS_MEMORY_LIMIT, "
+                            "else the memory available (MemAvailable, or the cgroup's limit)")
+    _add_progress_options(score, "a bar per set (and the node a set is at, on a terminal)")
     score.set_defaults(handler=_score)
 
 
+def _add_progress_options(parser: argparse.ArgumentParser, what: str) -> None:
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument("--progress", action="store_true", default=None, help=f"show progress on stderr ({what}) even when it is not a terminal")
+    shown.add_argument("--quiet", action="store_false", dest="progress", help="no progress on stderr (default: progress only on a terminal)")
+    parser.set_defaults(progress=None)
+
+
+def _shows_progress(args) -> bool:
+    return sys.stderr.isatty() if args.progress is None else args.progress
+
+
 def _environment(args) -> Environment:
+    from .runtime import Environment  # noqa: PLC0415 - torch, pack loading: not for --help
+
     if getattr(args, "models_dir", None):
         # the pack's model loaders read it (nodes/compat.py), as they would ComfyUI's model folders
         os.environ["EDITLOSS_MODELS_DIR"] = os.pathsep.join(str(Path(d).resolve()) for d in args.models_dir)
@@ -103,6 +127,8 @@ def _environment(args) -> Environment:
 
 
 def _convert(args) -> int:
+    from .runtime import load_prompt  # noqa: PLC0415
+
     env = _environment(args)
     prompt, _ = load_prompt(args.workflow, env)
     text = json.dumps(prompt, indent=2, sort_keys=True, ensure_ascii=False)
@@ -114,6 +140,8 @@ def _convert(args) -> int:
 
 
 def _validate(args) -> int:
+    from .runtime import check_workflow  # noqa: PLC0415
+
     env = _environment(args)
     report = {workflow: check_workflow(workflow, env, input_dir=args.input_dir) for workflow in args.workflows}
     if args.json:
@@ -132,10 +160,13 @@ def _validate(args) -> int:
 
 
 def _run(args) -> int:
+    from .host import save_image_path  # noqa: PLC0415
+    from .runtime import host_folders_for, load_prompt, parse_injection, run_workflow  # noqa: PLC0415
+
     env = _environment(args)
     prompt, source = load_prompt(args.workflow, env)
     folders = host_folders_for(args.workflow, args.input_dir, args.output_dir)
-    progress = None if args.quiet else (lambda node_id, class_type, done, total: print(f"[{done}/{total}] {node_id} {class_type}", file=sys.stderr))
+    progress = None if not _shows_progress(args) else (lambda node_id, class_type, done, total: print(f"[{done}/{total}] {node_id} {class_type}", file=sys.stderr))
     runner = env.runner(progress=progress)
     inject = {}
     for text in args.inject:
@@ -172,7 +203,8 @@ def _run(args) -> int:
 
 
 def shipped_workflow(name: str) -> Path:
-    """A workflow file, or the name of a workflow shipped in this checkout's workflows/ folder."""
+    """A workflow file, or the name of a workflow shipped in this checkout's workflows/ folder. A
+    path that exists but is no file (a folder, a FIFO) is returned too: reading it says what it is."""
     path = Path(name)
     if path.is_file():
         return path
@@ -182,13 +214,17 @@ def shipped_workflow(name: str) -> Path:
     candidate = shipped / (name if name.endswith(".json") else f"{name}.json")
     if candidate.is_file():
         return candidate
+    if path.exists():
+        return path
     names = ", ".join(sorted(p.stem for p in shipped.glob("*.json"))) if shipped.is_dir() else "none found"
     raise FileNotFoundError(f"workflow not found: {name!r} is neither a file nor a shipped workflow ({names})")
 
 
 def _score(args) -> int:
-    from ..batch import BatchError, score_sets, summary_text  # noqa: PLC0415
+    from ..batch import BatchError, memory_budget, score_sets, summary_text  # noqa: PLC0415
+    from .runtime import parse_injection  # noqa: PLC0415
 
+    memory_budget(args.memory_limit)  # a wrong size is an error before anything is loaded
     env = _environment(args)
     workflow = shipped_workflow(args.workflow)
     inject = {}
@@ -198,17 +234,21 @@ def _score(args) -> int:
     stops = []
     previous = signal.signal(signal.SIGINT, lambda *_: [stop() for stop in stops])
     try:
-        summary = score_sets(args.sets, workflow, args.output_dir, inject, env=env, progress=not args.quiet, on_start=stops.append)
+        summary = score_sets(
+            args.sets, workflow, args.output_dir, inject, env=env, progress=_shows_progress(args), on_start=stops.append, memory_limit=args.memory_limit
+        )
     except BatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     finally:
         signal.signal(signal.SIGINT, previous)
-    print(summary_text(summary, args.output_dir))
+    print(summary_text(summary))
     return EXIT_FAILED if summary.failed or summary.interrupted else EXIT_OK
 
 
 def _record(result: RunResult, prompt, folders) -> dict[str, Any]:
+    from .execute import describe_value  # noqa: PLC0415
+
     files = []
     for ui in result.ui.values():
         for image in ui.get("images", []):
@@ -232,14 +272,18 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
+    from .execute import describe_value  # noqa: PLC0415
+
     return describe_value(value)
 
 
 def main_for(args) -> int:
     """Run a graph subcommand, turning expected failures into a message and an exit code."""
+    from .execute import Interrupted, NodeExecutionError, NotRunnableError  # noqa: PLC0415 - torch: not for --help
+
     try:
         return args.handler(args)
-    except (ConversionError, PackLoadError, ValueError, FileNotFoundError) as exc:
+    except (ConversionError, PackLoadError, ValueError, OSError) as exc:
         if isinstance(exc, PromptValidationError):
             print(f"invalid workflow, {len(exc.issues)} problem(s):", file=sys.stderr)
             for issue in exc.issues:

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -32,6 +34,12 @@ MODE_ALWAYS, MODE_NEVER, MODE_BYPASS = 0, 2, 4
 VIRTUAL_TYPES = ("Note", "MarkdownNote", "PrimitiveNode", "Reroute")
 SUBGRAPH_INPUT_NODE, SUBGRAPH_OUTPUT_NODE = -10, -20
 SEED_NAMES = ("seed", "noise_seed")
+# Subgraphs inside subgraphs: the frontend sets no limit, but each level costs a few Python frames
+# when links are followed; far deeper than any real workflow, far below the recursion limit.
+MAX_SUBGRAPH_DEPTH = 64
+# The largest workflow of ComfyUI's template browser is under 1 MB; the bound keeps a wrong path
+# (a disk image, /dev/zero) from being read into memory.
+MAX_WORKFLOW_BYTES = 64 * 2**20
 UPLOAD_OPTIONS = ("image_upload", "video_upload", "audio_upload", "file_upload", "animated_image_upload", "upload")
 
 # Widgets that frontend extensions add to core nodes beyond their declared inputs: (name, default,
@@ -114,17 +122,48 @@ class UIGraph:
                 yield link
 
 
+def _integer(value: Any, what: str, where: str) -> int:
+    """An id or slot number of a saved workflow. The frontend writes JSON numbers; digit strings
+    are accepted too (JavaScript compares them loosely), anything else is an error naming it."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise ConversionError(f"{where}: {what} must be an integer, got {value!r}")
+
+
+LINK_FIELDS = ("id", "origin_id", "origin_slot", "target_id", "target_slot")
+
+
 def _parse_links(raw: Any, where: str) -> dict[int, Link]:
+    if raw is not None and not isinstance(raw, list):
+        raise ConversionError(f"{where}: 'links' must be a list of links, got {type(raw).__name__}")
     links: dict[int, Link] = {}
     for item in raw or []:
         if isinstance(item, (list, tuple)):
             if len(item) < 5:
                 raise ConversionError(f"{where}: link {item!r} must be [id, origin_id, origin_slot, target_id, target_slot, type]")
-            link = Link(int(item[0]), item[1], int(item[2]), item[3], int(item[4]), str(item[5]) if len(item) > 5 else "*")
+            fields = dict(zip(LINK_FIELDS, item))
+            type_ = item[5] if len(item) > 5 else "*"
         elif isinstance(item, Mapping):
-            link = Link(int(item["id"]), item["origin_id"], int(item["origin_slot"]), item["target_id"], int(item["target_slot"]), str(item.get("type", "*")))
+            missing = [name for name in LINK_FIELDS if name not in item]
+            if missing:
+                raise ConversionError(f"{where}: link {item.get('id', '?')!r} has no {', '.join(repr(m) for m in missing)} (a link object needs {', '.join(LINK_FIELDS)})")
+            fields, type_ = item, item.get("type", "*")
         else:
             raise ConversionError(f"{where}: a link must be an array or an object, got {item!r}")
+        link_id = _integer(fields["id"], f"the id of link {list(item) if isinstance(item, tuple) else item!r}", where)
+        label = f"link {link_id}"
+        link = Link(
+            link_id,
+            fields["origin_id"],
+            _integer(fields["origin_slot"], f"{label}: origin_slot", where),
+            fields["target_id"],
+            _integer(fields["target_slot"], f"{label}: target_slot", where),
+            str(type_),
+        )
         links[link.id] = link
     return links
 
@@ -132,29 +171,54 @@ def _parse_links(raw: Any, where: str) -> dict[int, Link]:
 def _parse_node(raw: Mapping[str, Any], where: str) -> UINode:
     if "id" not in raw or "type" not in raw:
         raise ConversionError(f"{where}: a node needs an 'id' and a 'type', got keys {sorted(raw)}")
+    here = f"{where}: node {raw['id']!r}"
     inputs = [
         InputSlot(
             name=str(i.get("name", "")),
             type=_slot_type(i.get("type", "*")),
-            link=i.get("link"),
+            link=None if i.get("link") is None else _integer(i["link"], f"input {i.get('name', index)!r}: link", here),
             widget=(i.get("widget") or {}).get("name") if isinstance(i.get("widget"), Mapping) else None,
         )
-        for i in raw.get("inputs") or []
+        for index, i in enumerate(_objects(raw.get("inputs"), "inputs", here))
     ]
     outputs = [
-        OutputSlot(name=str(o.get("name", "")), type=_slot_type(o.get("type", "*")), links=list(o.get("links") or []))
-        for o in raw.get("outputs") or []
+        OutputSlot(
+            name=str(o.get("name", "")),
+            type=_slot_type(o.get("type", "*")),
+            links=[_integer(link, f"output {o.get('name', index)!r}: link", here) for link in _list(o.get("links"), f"output {o.get('name', index)!r}: links", here)],
+        )
+        for index, o in enumerate(_objects(raw.get("outputs"), "outputs", here))
     ]
+    properties = raw.get("properties") or {}
+    if not isinstance(properties, Mapping):
+        raise ConversionError(f"{here}: 'properties' must be an object, got {type(properties).__name__}")
     return UINode(
         id=raw["id"],
         type=str(raw["type"]),
-        mode=int(raw.get("mode", 0) or 0),
+        mode=_integer(raw.get("mode") or 0, "mode", here),
         title=raw.get("title"),
         inputs=inputs,
         outputs=outputs,
         widgets_values=raw.get("widgets_values"),
-        properties=dict(raw.get("properties") or {}),
+        properties=dict(properties),
     )
+
+
+def _list(value: Any, what: str, where: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ConversionError(f"{where}: {what} must be a list, got {type(value).__name__} {value!r:.60}")
+    return value
+
+
+def _objects(value: Any, what: str, where: str) -> list[Mapping]:
+    """A saved list of JSON objects (nodes, slots, subgraph definitions), each checked."""
+    items = _list(value, f"'{what}'", where)
+    for index, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise ConversionError(f"{where}: {what}[{index}] must be an object, got {type(item).__name__} {item!r:.60}")
+    return items
 
 
 def _slot_type(value: Any) -> str:
@@ -167,7 +231,7 @@ def _parse_graph(raw: Mapping[str, Any], where: str) -> UIGraph:
     if not isinstance(raw.get("nodes"), list):
         raise ConversionError(f"{where}: 'nodes' must be a list of nodes")
     nodes = {}
-    for item in raw["nodes"]:
+    for item in _objects(raw["nodes"], "nodes", where):
         node = _parse_node(item, where)
         nodes[str(node.id)] = node
     return UIGraph(nodes=nodes, links=_parse_links(raw.get("links"), where))
@@ -189,15 +253,20 @@ class Workflow:
             if data and all(isinstance(v, Mapping) and "class_type" in v for v in data.values()):
                 raise ConversionError(f"{source}: this is already an API-format prompt (node id -> class_type), not a UI workflow")
             raise ConversionError(f"{source}: not a UI workflow: no 'nodes' list")
+        definitions = data.get("definitions") or {}
+        if not isinstance(definitions, Mapping):
+            raise ConversionError(f"{source}: 'definitions' must be an object, got {type(definitions).__name__}")
         subgraphs = {}
-        for raw in (data.get("definitions") or {}).get("subgraphs") or []:
+        for raw in _objects(definitions.get("subgraphs"), "subgraphs", f"{source}: definitions"):
             sub_where = f"{source}: subgraph {raw.get('name') or raw.get('id')!r}"
+            if "id" not in raw:
+                raise ConversionError(f"{sub_where}: a subgraph definition needs an 'id', got keys {sorted(raw)}")
             graph = _parse_graph(raw, sub_where)
             definition = SubgraphDef(
                 id=str(raw["id"]),
                 name=str(raw.get("name", raw["id"])),
-                inputs=list(raw.get("inputs") or []),
-                outputs=list(raw.get("outputs") or []),
+                inputs=list(_objects(raw.get("inputs"), "inputs", sub_where)),
+                outputs=list(_objects(raw.get("outputs"), "outputs", sub_where)),
                 graph=graph,
             )
             graph.definition = definition
@@ -390,7 +459,7 @@ class _Exec:
         slot = self.inputs[index]
         if slot.link is None:
             return None
-        link = self.graph.links.get(int(slot.link))
+        link = self.graph.links.get(slot.link)
         if link is None:
             raise ConversionError(f"{self.conv.source}: node {self.id} ({self.node.type}) input {slot.name!r} refers to link {slot.link}, which does not exist")
         if self.instance is not None and _is_io(link.origin_id, SUBGRAPH_INPUT_NODE):
@@ -474,6 +543,11 @@ class _Converter:
         self._expand(workflow.graph, (), None, set())
 
     def _expand(self, graph: UIGraph, path: tuple[str, ...], instance: _Exec | None, active: set) -> None:
+        if len(path) > MAX_SUBGRAPH_DEPTH:
+            raise ConversionError(
+                f"{self.source}: node {path[0]}: subgraphs nested more than {MAX_SUBGRAPH_DEPTH} deep "
+                f"(subgraph {graph.definition.name!r} at depth {len(path)}); flatten some of them"
+            )
         for node in graph.nodes.values():
             dto = _Exec(self, node, graph, path, instance)
             self.execs[dto.id] = dto
@@ -529,14 +603,14 @@ class _Converter:
         interior: dict[str, Any] = {}
         for index, item in enumerate(definition.inputs):
             name = str(item.get("name", ""))
-            for link_id in item.get("linkIds") or []:
-                link = inner_graph.links.get(int(link_id))
+            for link_id in _list(item.get("linkIds"), f"input {name!r}: linkIds", f"{self.source}: subgraph {definition.name!r}"):
+                link = inner_graph.links.get(_integer(link_id, f"input {name!r}: a link id", f"{self.source}: subgraph {definition.name!r}"))
                 if link is None:
                     continue
                 target = inner_graph.node(link.target_id)
                 if target is None:
                     continue
-                slot = next((s for s in target.inputs if s.link is not None and int(s.link) == link.id), None)
+                slot = next((s for s in target.inputs if s.link == link.id), None)
                 if slot is None:
                     continue
                 inner = self.executable(dto.path + (str(dto.node.id), str(target.id)))
@@ -605,17 +679,71 @@ def convert(workflow: Mapping[str, Any] | Workflow, catalogue: Catalogue | None 
     """
     if not isinstance(workflow, Workflow):
         workflow = Workflow.parse(workflow, source)
-    return _Converter(workflow, catalogue or Catalogue.core()).prompt()
-
-
-def load_json(path: str | Path) -> Any:
-    path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConversionError(f"{path}: no such file") from None
+        return _Converter(workflow, catalogue or Catalogue.core()).prompt()
+    except RecursionError:
+        # Links are followed recursively through reroutes, bypassed nodes and subgraph borders.
+        raise ConversionError(
+            f"{workflow.source}: links pass through too many reroute, bypassed or subgraph nodes in a row to follow"
+        ) from None
+
+
+def load_json(path: str | os.PathLike) -> Any:
+    """The JSON of a workflow file. A path that is no workflow file (a folder, a pipe that would
+    block, a device, a file over MAX_WORKFLOW_BYTES, bytes that are not UTF-8 or not JSON) is a
+    ConversionError naming the file and what it is."""
+    path = Path(path)
+    text = read_workflow_text(path)
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConversionError(f"{path}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ConversionError(f"{path}: not a workflow: its JSON is nested too deep to read") from None
+
+
+FILE_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _file_kind(mode: int) -> str:
+    return next((name for test, name in FILE_KINDS if test(mode)), "not a regular file")
+
+
+def read_workflow_text(path: str | os.PathLike, limit: int | None = None) -> str:
+    """The text of a workflow file, read without blocking and at most ``limit`` bytes
+    (default MAX_WORKFLOW_BYTES). Only regular files are read: a FIFO would wait for a writer
+    forever, a device never ends."""
+    path = Path(path)
+    limit = MAX_WORKFLOW_BYTES if limit is None else limit
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConversionError(f"{path}: is {_file_kind(info.st_mode)}, not a workflow file")
+        if info.st_size > limit:
+            raise ConversionError(f"{path}: {info.st_size} bytes is more than a workflow file may have ({limit} bytes)")
+        # O_NONBLOCK: should the path have become a FIFO since stat, opening it does not wait
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+        with os.fdopen(fd, "rb") as handle:
+            opened = os.fstat(handle.fileno())
+            if not stat.S_ISREG(opened.st_mode):
+                raise ConversionError(f"{path}: is {_file_kind(opened.st_mode)}, not a workflow file")
+            data = handle.read(limit + 1)  # files of /proc say 0 bytes and have more
+    except FileNotFoundError:
+        raise ConversionError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ConversionError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise ConversionError(f"{path}: more than {limit} bytes, more than a workflow file may have")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConversionError(f"{path}: not a text file: byte {exc.start} is not UTF-8 ({exc.reason}); a workflow is JSON") from None
 
 
 def is_api_prompt(data: Any) -> bool:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .catalogue import Catalogue
 from .convert import ConversionError, convert, is_api_prompt, load_json
-from .execute import RunResult, Runner
+from .execute import RunResult, Runner, describe_value
 from .host import HOST_NODES, HostFolders, host_value_for_file, using_folders
 from .pack import NodePack, load_pack, this_pack_path
 from .validate import PromptCheck, ValidationIssue, check_prompt
@@ -110,8 +111,37 @@ def injections_from_files(specs: Mapping[tuple[str, int], str | os.PathLike], pr
         if spec is None or not 0 <= slot < len(spec.outputs):
             count = len(spec.outputs) if spec else 0
             raise ValueError(f"cannot inject {path}: node {node_id} ({entry['class_type']}) has {count} output(s), not an output {slot}")
-        values[(str(node_id), slot)] = host_value_for_file(path, spec.outputs[slot].type)
+        output = f"output {slot} ({spec.outputs[slot].type}) of node {node_id} ({entry['class_type']})"
+        try:
+            value = host_value_for_file(path, spec.outputs[slot].type)
+        except FileNotFoundError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - image, array and pickle readers fail in many ways; each means "not that kind of file"
+            raise ValueError(f"cannot inject {path} as {output}: {_unreadable(exc, path)}") from None
+        if Path(path).suffix.lower() == ".pt" and not _holds_tensors(value):
+            raise ValueError(f"cannot inject {path} as {output}: it holds a {type(value).__name__} ({describe_value(value)}), not a tensor or a dict of tensors")
+        values[(str(node_id), slot)] = value
     return values
+
+
+def _unreadable(exc: BaseException, path) -> str:
+    """Why a file could not be read, in one line (the readers' own messages may span many)."""
+    text = str(exc).removeprefix(f"{path}: ").strip()
+    line = text.splitlines()[0] if text else ""
+    if isinstance(exc, pickle.UnpicklingError) and "WeightsUnpickler error:" in text:  # torch.load(weights_only=True)'s own
+        line = (text.split("WeightsUnpickler error:", 1)[1].strip().splitlines() or [""])[0]
+        if line.startswith("Unsupported global:"):  # a class or function, not data
+            found = line.split("GLOBAL", 1)[-1].split(" was not")[0].strip()
+            return f"it holds Python objects other than tensors, which are not loaded (here {found})"
+    if isinstance(exc, ValueError) and not isinstance(exc, UnicodeDecodeError):
+        return line  # the readers' own checks say what is wrong
+    return f"not a readable {Path(path).suffix or 'extensionless'} file ({type(exc).__name__}{': ' + line if line else ''})"
+
+
+def _holds_tensors(value: Any) -> bool:
+    import torch  # noqa: PLC0415
+
+    return isinstance(value, torch.Tensor) or (isinstance(value, Mapping) and any(isinstance(v, torch.Tensor) for v in value.values()))
 
 
 def host_folders_for(workflow, input_dir, output_dir) -> HostFolders:
