@@ -250,7 +250,7 @@ def test_workflow_files_that_are_no_workflows_give_one_error_line_and_exit_2(cas
     assert main(["convert", "wf.json", "-o", "folder"]) == 2
     assert _one_error_line(capsys) == "error: [Errno 21] Is a directory: 'folder'"
     assert main(["validate", "fifo.json"]) == 2
-    assert capsys.readouterr().out == "fifo.json: 1 problem(s)\n  fifo.json: is a named pipe (FIFO), not a workflow file [invalid_prompt]\n"
+    assert capsys.readouterr().out == "fifo.json: 1 problem(s); ComfyUI would refuse it\n  fifo.json: is a named pipe (FIFO), not a workflow file [invalid_prompt]\n"
 
 
 def test_injected_files_that_cannot_be_read_give_one_error_line_and_exit_2(case, capsys, monkeypatch):
