@@ -17,6 +17,8 @@ import numpy as np
 
 DEPTH_EXTENSIONS = (".png", ".npy", ".npz", ".pfm", ".exr")
 
+__all__ = ["DEPTH_EXTENSIONS", "read_depth_file"]
+
 
 def _two_d(array: np.ndarray, path: Path) -> np.ndarray:
     array = np.asarray(array)
@@ -29,7 +31,7 @@ def _two_d(array: np.ndarray, path: Path) -> np.ndarray:
     return array.astype(np.float32)
 
 
-def read_pfm(path: Path) -> np.ndarray:
+def _read_pfm(path: Path) -> np.ndarray:
     with open(path, "rb") as f:
         kind = f.readline().strip()
         if kind not in (b"Pf", b"PF"):
@@ -48,7 +50,7 @@ def read_pfm(path: Path) -> np.ndarray:
     return np.flipud(image).astype(np.float32)  # PFM rows go bottom to top
 
 
-def read_exr(path: Path) -> np.ndarray:
+def _read_exr(path: Path) -> np.ndarray:
     try:
         import OpenEXR  # noqa: PLC0415 - optional
     except ImportError:
@@ -96,5 +98,5 @@ def read_depth_file(path: str | Path) -> np.ndarray:
                 return _two_d(archive[names[0]], path)
         raise ValueError(f"{path.name}: no array named 'depth' or 'disparity' and not exactly one array (found {names})")
     if suffix == ".pfm":
-        return read_pfm(path)
-    return read_exr(path)
+        return _read_pfm(path)
+    return _read_exr(path)

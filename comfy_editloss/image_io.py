@@ -15,6 +15,8 @@ import torch.nn.functional as F
 IMAGE_PATTERNS = ("*.png", "*.jpg", "*.jpeg", "*.webp", "*.bmp", "*.tif", "*.tiff")
 SIZE_MISMATCH = ("error", "resize")
 
+__all__ = ["IMAGE_PATTERNS", "SIZE_MISMATCH", "ImageReadError", "image_files", "load_image", "load_image_batch", "natural_key"]
+
 
 class ImageReadError(ValueError):
     """An image file that cannot be read; the message names the file."""

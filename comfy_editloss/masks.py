@@ -8,6 +8,8 @@ import torch.nn.functional as F
 
 from ._checks import check_float_tensor, check_number
 
+__all__ = ["edit_mask_from_difference"]
+
 
 def _dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
     if radius <= 0:

@@ -29,6 +29,8 @@ from .masks import _dilate, _erode
 
 OVERLAY_MODES = ("new_over_old", "old_over_new", "blend")
 
+__all__ = ["OVERLAY_MODES", "fill_from_surroundings", "object_masks", "overlay_negatives"]
+
 
 def _check_image(image: object, name: str) -> torch.Tensor:
     check_float_tensor(image, name)

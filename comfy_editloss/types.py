@@ -16,6 +16,8 @@ from ._checks import check_embedding, check_float_tensor
 EMBEDDING_TYPE = "EDITLOSS_EMBEDDING"
 SCORES_TYPE = "EDITLOSS_SCORES"
 
+__all__ = ["DEPTH_SPACES", "DEPTH_TYPE", "EMBEDDING_TYPE", "SCORES_TYPE", "Depth", "Embedding", "Scores"]
+
 
 @dataclass(frozen=True, eq=False)
 class Embedding:

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Mapping
 
+__all__ = ["numbered_path", "write_atomic", "write_numbered"]
+
 
 def numbered_path(prefix: str, output_dir: Path, width: int = 0, height: int = 0) -> tuple[Path, str, int, str]:
     """ComfyUI's ``folder_paths.get_save_image_path``: (folder, file stem, next free counter,

@@ -27,6 +27,8 @@ TOTAL = "weighted_total"
 BEST_FILL = (205, 236, 205)
 BEST_BAR = (60, 160, 80)
 
+__all__ = ["NORMALIZATIONS", "TOTAL", "ScoreTable", "parse_labels", "parse_weights", "table_json_text"]
+
 
 def parse_weights(text: str | Mapping[str, float] | None) -> dict[str, float]:
     """``"no_edit_identity=1, geometry_match=0.5"`` (commas, semicolons or new lines) -> a dict."""
