@@ -238,3 +238,32 @@ def finite_or_raise(
         f"{what} overflows {result.dtype} although every input is finite ({largest_name} holds magnitudes up to "
         f"{largest:g}): compute in float64, or scale the inputs down"
     )
+
+
+def check_image(x: object, name: str) -> torch.Tensor:
+    """A ComfyUI IMAGE: a floating-point ``[B, H, W, C]`` tensor, C = 1, 3 or 4, with at least one
+    pixel, every value finite and in [0, 1].
+
+    Values are needed (a meta tensor is refused): an image out of range would be clamped or
+    thresholded somewhere downstream without anyone noticing.
+    """
+    check_float_tensor(x, name)
+    if x.dim() != 4 or x.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"{name} must be an IMAGE [B, H, W, C] with C = 1, 3 or 4, got {describe(x)}")
+    if x.numel() == 0:
+        raise ValueError(f"{name} must hold at least one image of at least one pixel, got shape {tuple(x.shape)}")
+    check_has_values(x, name)
+    check_unit_range(x, name)
+    return x
+
+
+def check_unit_range(x: torch.Tensor, name: str) -> torch.Tensor:
+    """Every value of ``x`` finite and in [0, 1] (an image, a mask, a confidence); one device sync."""
+    values = x.detach()
+    low, high = torch.stack(torch.aminmax(values.float())).tolist() if values.numel() else (0.0, 0.0)
+    if not (low >= 0 and high <= 1):  # NaN fails both
+        bad = ~torch.isfinite(values)
+        if bool(bad.any()):
+            raise ValueError(f"{name} must be finite and in [0, 1], got {int(bad.sum())} NaN/Inf value(s)")
+        raise ValueError(f"{name} must be in [0, 1], got values in [{low:.4g}, {high:.4g}]")
+    return x
