@@ -7,7 +7,11 @@ came, so a user reading a traceback from deep inside a training loop knows which
 
 from __future__ import annotations
 
+import errno
 import math
+import os
+import stat
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import torch
@@ -267,3 +271,53 @@ def check_unit_range(x: torch.Tensor, name: str) -> torch.Tensor:
             raise ValueError(f"{name} must be finite and in [0, 1], got {int(bad.sum())} NaN/Inf value(s)")
         raise ValueError(f"{name} must be in [0, 1], got values in [{low:.4g}, {high:.4g}]")
     return x
+
+
+def check_path(value: object, name: str) -> Path:
+    """A file-system path given as ``str`` or ``os.PathLike``. An empty string (which the OS reads as
+    the current folder) and a NUL byte (which it cannot pass on) are refused here, by name."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got {describe(value)}")
+    text = os.fspath(value)
+    if not isinstance(text, str):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got {describe(value)}")
+    if not text:
+        raise ValueError(f"{name} must name a file or folder, got an empty string")
+    if "\0" in text:
+        raise ValueError(f"{name} must not contain a NUL byte, got {text!r}")
+    return Path(text)
+
+
+def check_file(value: object, name: str, what: str = "file", error: type[ValueError] = ValueError) -> Path:
+    """An existing regular file to read, as a ``Path``; ``error`` (a ``ValueError``) names the file.
+
+    Folders, FIFOs, devices and sockets are refused before anything opens them: opening a FIFO
+    blocks until a writer comes, and ``/dev/zero`` never ends. A symlink loop and a missing file are
+    told apart.
+    """
+    path, mode = _existing(value, name, what, error)
+    if stat.S_ISDIR(mode):
+        raise error(f"{what} {path} is a folder, not a file")
+    if not stat.S_ISREG(mode):
+        raise error(f"{what} {path} is not a regular file (a FIFO, a device or a socket): reading it could block or never end")
+    return path
+
+
+def check_folder(value: object, name: str, what: str = "folder", error: type[ValueError] = ValueError) -> Path:
+    """An existing folder, as a ``Path``; ``error`` (a ``ValueError``) names it."""
+    path, mode = _existing(value, name, what, error)
+    if not stat.S_ISDIR(mode):
+        raise error(f"{what} {path} is not a folder")
+    return path
+
+
+def _existing(value: object, name: str, what: str, error: type[ValueError]) -> tuple[Path, int]:
+    path = check_path(value, name)
+    try:
+        return path, path.stat().st_mode
+    except FileNotFoundError:
+        raise error(f"{what} not found: {path}") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise error(f"{what} {path} is a symlink loop") from None
+        raise error(f"cannot read {what} {path}: {exc.strerror}") from None
