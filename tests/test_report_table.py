@@ -313,3 +313,70 @@ def test_json_text_is_strict_json():
         table_json_text({"a": torch.zeros(2)})
     with pytest.raises(TypeError, match=r"^data must be a mapping \(a JSON object\), got a list of length 2$"):
         table_json_text([1, 2])
+
+
+@pytest.fixture
+def within_seconds():
+    """Fails a call that loops for ever instead of hanging the run."""
+    import signal
+
+    def expire(*_):
+        raise TimeoutError("the call did not return")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, 10)
+    yield
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def test_numbered_files_refuse_names_that_leave_the_folder_and_folders_that_are_files(tmp_path, within_seconds):
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(ValueError, match=r"^folder .*a-file is not a folder$"):
+        write_numbered(tmp_path / "a-file", "scores", 1, {"json": "{}"})  # looped for ever, counting up
+    for stem in ("../escape", "a/b", ""):
+        with pytest.raises(ValueError, match=r"^stem must be a plain file name \(no folder, not empty\)"):
+            write_numbered(tmp_path, stem, 1, {"json": "{}"})
+    with pytest.raises(ValueError, match=r"^texts: each extension must be a plain file name"):
+        write_numbered(tmp_path, "scores", 1, {"../json": "{}"})
+    with pytest.raises(TypeError, match=r"^texts\['csv'\] must be a str, got int 3$"):
+        write_numbered(tmp_path, "scores", 1, {"json": "{}", "csv": 3})
+    with pytest.raises(TypeError, match=r"^texts must be a non-empty mapping"):
+        write_numbered(tmp_path, "scores", 1, {})
+    with pytest.raises(TypeError, match=r"^counter must be an int, got float 2\.5$"):
+        write_numbered(tmp_path, "scores", 2.5, {"json": "{}"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # nothing half-written, nothing outside
+    assert not (tmp_path.parent / "escape_00001_.json").exists()
+
+
+@pytest.mark.skipif(os.name == "nt", reason="FIFOs")
+def test_atomic_writes_never_replace_what_is_not_a_regular_file(tmp_path):
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "folder").mkdir()
+    for name, message in (("fifo", "is not a regular file"), ("folder", "is a folder, not a file")):
+        with pytest.raises(ValueError, match=rf"^path .*{name} {message}"):
+            write_atomic(tmp_path / name, "{}")
+    assert stat.S_ISFIFO((tmp_path / "fifo").stat().st_mode)
+    with pytest.raises(ValueError, match=r"^path .*fifo/x\.json: its folder .*fifo is not a folder$"):
+        write_atomic(tmp_path / "fifo" / "x.json", "{}")
+    with pytest.raises(TypeError, match=r"^text must be a str, got bytes b'\{\}'$"):
+        write_atomic(tmp_path / "x.json", b"{}")
+    with pytest.raises(TypeError, match=r"^exclusive must be True or False, got str 'yes'$"):
+        write_atomic(tmp_path / "x.json", "{}", exclusive="yes")
+    with pytest.raises(TypeError, match=r"^path must be a path \(str or os.PathLike\), got NoneType None$"):
+        write_atomic(None, "{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "folder"]
+
+
+def test_numbered_paths_check_their_prefix_folder_and_size(tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(ValueError, match=r"^output_dir .*a-file is not a folder$"):
+        numbered_path("scores", tmp_path / "a-file")
+    for prefix in ("", ".", "editloss/.."):
+        with pytest.raises(ValueError, match=r"^filename_prefix must end in a file name"):
+            numbered_path(prefix, tmp_path)
+    with pytest.raises(TypeError, match=r"^filename_prefix must be a str, got NoneType None$"):
+        numbered_path(None, tmp_path)
+    with pytest.raises(TypeError, match=r"^width must be an int, got float 2\.5$"):
+        numbered_path("run_%width%", tmp_path, 2.5)
+    assert numbered_path("run_%width%x%height%", tmp_path, 64, 32)[1] == "run_64x32"
