@@ -7,7 +7,11 @@ came, so a user reading a traceback from deep inside a training loop knows which
 
 from __future__ import annotations
 
+import errno
 import math
+import os
+import stat
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import torch
@@ -238,3 +242,82 @@ def finite_or_raise(
         f"{what} overflows {result.dtype} although every input is finite ({largest_name} holds magnitudes up to "
         f"{largest:g}): compute in float64, or scale the inputs down"
     )
+
+
+def check_image(x: object, name: str) -> torch.Tensor:
+    """A ComfyUI IMAGE: a floating-point ``[B, H, W, C]`` tensor, C = 1, 3 or 4, with at least one
+    pixel, every value finite and in [0, 1].
+
+    Values are needed (a meta tensor is refused): an image out of range would be clamped or
+    thresholded somewhere downstream without anyone noticing.
+    """
+    check_float_tensor(x, name)
+    if x.dim() != 4 or x.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"{name} must be an IMAGE [B, H, W, C] with C = 1, 3 or 4, got {describe(x)}")
+    if x.numel() == 0:
+        raise ValueError(f"{name} must hold at least one image of at least one pixel, got shape {tuple(x.shape)}")
+    check_has_values(x, name)
+    check_unit_range(x, name)
+    return x
+
+
+def check_unit_range(x: torch.Tensor, name: str) -> torch.Tensor:
+    """Every value of ``x`` finite and in [0, 1] (an image, a mask, a confidence); one device sync."""
+    values = x.detach()
+    low, high = torch.stack(torch.aminmax(values.float())).tolist() if values.numel() else (0.0, 0.0)
+    if not (low >= 0 and high <= 1):  # NaN fails both
+        bad = ~torch.isfinite(values)
+        if bool(bad.any()):
+            raise ValueError(f"{name} must be finite and in [0, 1], got {int(bad.sum())} NaN/Inf value(s)")
+        raise ValueError(f"{name} must be in [0, 1], got values in [{low:.4g}, {high:.4g}]")
+    return x
+
+
+def check_path(value: object, name: str) -> Path:
+    """A file-system path given as ``str`` or ``os.PathLike``. An empty string (which the OS reads as
+    the current folder) and a NUL byte (which it cannot pass on) are refused here, by name."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got {describe(value)}")
+    text = os.fspath(value)
+    if not isinstance(text, str):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got {describe(value)}")
+    if not text:
+        raise ValueError(f"{name} must name a file or folder, got an empty string")
+    if "\0" in text:
+        raise ValueError(f"{name} must not contain a NUL byte, got {text!r}")
+    return Path(text)
+
+
+def check_file(value: object, name: str, what: str = "file", error: type[ValueError] = ValueError) -> Path:
+    """An existing regular file to read, as a ``Path``; ``error`` (a ``ValueError``) names the file.
+
+    Folders, FIFOs, devices and sockets are refused before anything opens them: opening a FIFO
+    blocks until a writer comes, and ``/dev/zero`` never ends. A symlink loop and a missing file are
+    told apart.
+    """
+    path, mode = _existing(value, name, what, error)
+    if stat.S_ISDIR(mode):
+        raise error(f"{what} {path} is a folder, not a file")
+    if not stat.S_ISREG(mode):
+        raise error(f"{what} {path} is not a regular file (a FIFO, a device or a socket): reading it could block or never end")
+    return path
+
+
+def check_folder(value: object, name: str, what: str = "folder", error: type[ValueError] = ValueError) -> Path:
+    """An existing folder, as a ``Path``; ``error`` (a ``ValueError``) names it."""
+    path, mode = _existing(value, name, what, error)
+    if not stat.S_ISDIR(mode):
+        raise error(f"{what} {path} is not a folder")
+    return path
+
+
+def _existing(value: object, name: str, what: str, error: type[ValueError]) -> tuple[Path, int]:
+    path = check_path(value, name)
+    try:
+        return path, path.stat().st_mode
+    except FileNotFoundError:
+        raise error(f"{what} not found: {path}") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise error(f"{what} {path} is a symlink loop") from None
+        raise error(f"cannot read {what} {path}: {exc.strerror}") from None

@@ -7,13 +7,18 @@ import fnmatch
 import os
 import re
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ._checks import check_choice, check_file, check_folder, check_path, describe
+
 IMAGE_PATTERNS = ("*.png", "*.jpg", "*.jpeg", "*.webp", "*.bmp", "*.tif", "*.tiff")
 SIZE_MISMATCH = ("error", "resize")
+
+__all__ = ["IMAGE_PATTERNS", "SIZE_MISMATCH", "ImageReadError", "image_files", "load_image", "load_image_batch", "natural_key"]
 
 
 class ImageReadError(ValueError):
@@ -21,8 +26,11 @@ class ImageReadError(ValueError):
 
 
 def natural_key(name: str) -> list:
-    """Sort key that puts ``gen_2`` before ``gen_10``."""
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+    """Sort key that puts ``gen_2`` before ``gen_10``: runs of decimal digits (any script's) compare
+    as numbers, the rest without case. Superscripts such as ``²`` are text, not numbers."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {describe(name)}")
+    return [int(part) if part.isdecimal() else part.lower() for part in re.split(r"(\d+)", name)]
 
 
 # Integer grey modes Pillow gives for 16-bit files (PNG, TIFF), read by their full range.
@@ -69,37 +77,43 @@ def load_image(path: str | os.PathLike) -> torch.Tensor:
     """
     from PIL import Image, ImageOps, UnidentifiedImageError  # noqa: PLC0415
 
-    path = Path(path)
+    # A folder, a FIFO or a device is refused before Pillow opens it (a FIFO would block forever).
+    path = check_file(path, "path", "image file", ImageReadError)
     try:
         with Image.open(path) as opened:
             array = _pixels(ImageOps.exif_transpose(opened), path)
-    except FileNotFoundError:
-        raise ImageReadError(f"image file not found: {path}") from None
     except ImageReadError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageReadError(f"cannot read image {path}: {exc}") from None
     return torch.from_numpy(np.ascontiguousarray(array))[None]
 
 
-def image_files(folder: str | os.PathLike, patterns: str | tuple[str, ...] = IMAGE_PATTERNS) -> list[Path]:
-    """Image files directly in ``folder`` matching any of ``patterns`` (``"*.png;*.jpg"``), in natural order."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"folder not found: {folder}")
+def image_files(folder: str | os.PathLike, patterns: str | Sequence[str] = IMAGE_PATTERNS) -> list[Path]:
+    """The regular image files directly in ``folder`` matching any of ``patterns`` (``"*.png;*.jpg"``
+    or a sequence of patterns, without case), in natural order. No pattern at all (``""``, ``()``)
+    means :data:`IMAGE_PATTERNS`; hidden files, folders, FIFOs and broken links are left out."""
+    folder = check_folder(folder, "folder")
     if isinstance(patterns, str):
-        patterns = tuple(p.strip() for p in patterns.replace(",", ";").split(";") if p.strip()) or IMAGE_PATTERNS
-    files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and any(fnmatch.fnmatch(p.name.lower(), pat.lower()) for pat in patterns)]
+        patterns = patterns.replace(",", ";").split(";")
+    elif not isinstance(patterns, (list, tuple)) or not all(isinstance(p, str) for p in patterns):
+        raise TypeError(f"patterns must be text like '*.png;*.jpg' or a list of such patterns, got {describe(patterns)}")
+    patterns = tuple(p.strip().lower() for p in patterns if p.strip()) or IMAGE_PATTERNS
+    files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and any(fnmatch.fnmatch(p.name.lower(), pat) for pat in patterns)]
     return sorted(files, key=lambda p: natural_key(p.name))
 
 
 def load_image_batch(paths: list[Path], size_mismatch: str = "error") -> torch.Tensor:
     """Images of one size as one IMAGE batch. ``size_mismatch="resize"`` scales the others to the
     first one's size (bilinear, with antialiasing) instead of failing."""
+    if not isinstance(paths, (list, tuple)):
+        # A single path would be read letter by letter, a set in no particular order.
+        raise TypeError(f"paths must be a list of image files, got {describe(paths)}")
     if not paths:
-        raise ValueError("no image files to load")
-    if size_mismatch not in SIZE_MISMATCH:
-        raise ValueError(f"size_mismatch must be one of {', '.join(SIZE_MISMATCH)}, got {size_mismatch!r}")
+        raise ValueError("paths must name at least one image file, got an empty list: no image files to load")
+    for i, path in enumerate(paths):
+        check_path(path, f"paths[{i}]")
+    check_choice(size_mismatch, "size_mismatch", SIZE_MISMATCH)
     images = []
     for path in paths:
         image = load_image(path)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_float_tensor, check_number
+from ._checks import check_image, check_int, check_number, check_same_device
+
+__all__ = ["edit_mask_from_difference"]
 
 
 def _dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
@@ -29,20 +31,20 @@ def edit_mask_from_difference(
     is grown by ``grow`` pixels so that it covers the object's outline and a little context.
 
     Args:
-        before, after: IMAGEs ``[B, H, W, 3]`` of one size; a batch of 1 on either side is used for
-            every image of the other.
+        before, after: IMAGEs ``[B, H, W, C]`` in [0, 1] of one size and channels; a batch of 1 on
+            either side is used for every image of the other.
+        threshold: >= 0.
+        clean, grow: ints >= 0 (a radius in pixels is never rounded from 2.5).
     """
-    for name, image in (("before", before), ("after", after)):
-        check_float_tensor(image, name)
-        if image.dim() != 4:
-            raise ValueError(f"{name} must be an IMAGE [B, H, W, C], got shape {tuple(image.shape)}")
+    before, after = check_image(before, "before"), check_image(after, "after")
     if before.shape[1:] != after.shape[1:]:
         raise ValueError(f"before and after must have the same size and channels, got {tuple(before.shape[1:])} and {tuple(after.shape[1:])}")
     if before.shape[0] != after.shape[0] and 1 not in (before.shape[0], after.shape[0]):
         raise ValueError(f"before has batch {before.shape[0]} and after {after.shape[0]}: give one of them batch 1, or equal batches")
+    check_same_device((("before", before), ("after", after)))
     threshold = check_number(threshold, "threshold", minimum=0.0)
-    clean = int(check_number(clean, "clean", minimum=0))
-    grow = int(check_number(grow, "grow", minimum=0))
+    clean = check_int(clean, "clean", minimum=0)
+    grow = check_int(grow, "grow", minimum=0)
     difference = (after.float() - before.float()).abs().amax(dim=-1)
     changed = (difference > threshold).float()
     if clean:

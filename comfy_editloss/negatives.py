@@ -24,29 +24,46 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_choice, check_float_tensor, check_number, describe
+from ._checks import (
+    check_choice,
+    check_float_tensor,
+    check_has_values,
+    check_image,
+    check_int,
+    check_number,
+    check_same_device,
+    check_unit_range,
+    describe,
+)
 from .masks import _dilate, _erode
 
 OVERLAY_MODES = ("new_over_old", "old_over_new", "blend")
 
-
-def _check_image(image: object, name: str) -> torch.Tensor:
-    check_float_tensor(image, name)
-    if image.dim() != 4 or image.shape[-1] not in (1, 3, 4):
-        raise ValueError(f"{name} must be an IMAGE [B, H, W, C] with C = 1, 3 or 4, got {describe(image)}")
-    return image
+__all__ = ["OVERLAY_MODES", "fill_from_surroundings", "object_masks", "overlay_negatives"]
 
 
 def _check_mask(mask: object, name: str, size: tuple[int, int]) -> torch.Tensor:
+    """A MASK ``[B, H, W]`` (or ``[H, W]``, read as batch 1) of the images' ``size``, in [0, 1]."""
     check_float_tensor(mask, name)
     if mask.dim() == 2:
         mask = mask.unsqueeze(0)
     if mask.dim() != 3 or tuple(mask.shape[1:]) != tuple(size):
         raise ValueError(f"{name} must be a MASK [B, H, W] of the images' size {tuple(size)}, got {describe(mask)}")
-    low, high = (float(mask.detach().min()), float(mask.detach().max())) if mask.numel() else (0.0, 0.0)
-    if not (low >= 0 and high <= 1):  # NaN fails both
-        raise ValueError(f"{name} must be in [0, 1], got values in [{low:.4g}, {high:.4g}]")
+    if mask.shape[0] == 0:
+        raise ValueError(f"{name} must hold at least one mask, got batch size 0 (shape {tuple(mask.shape)})")
+    check_has_values(mask, name)
+    check_unit_range(mask, name)
     return mask
+
+
+def _check_scene(before: object, after: object, edit_mask: object) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The source and target IMAGEs (one size and channels) and the edit MASK of their size."""
+    before, after = check_image(before, "before"), check_image(after, "after")
+    if before.shape[1:] != after.shape[1:]:
+        raise ValueError(f"before and after must have the same size and channels, got {tuple(before.shape[1:])} and {tuple(after.shape[1:])}")
+    edit_mask = _check_mask(edit_mask, "edit_mask", tuple(before.shape[1:3]))
+    check_same_device((("before", before), ("after", after), ("edit_mask", edit_mask)))
+    return before, after, edit_mask
 
 
 def _common_batch(named: dict[str, torch.Tensor]) -> int:
@@ -66,12 +83,34 @@ def fill_from_surroundings(image: torch.Tensor, known: torch.Tensor) -> torch.Te
     """Fill the pixels where ``known`` is 0 from the pixels around them (push-pull).
 
     Args:
-        image: ``[B, C, H, W]``.
-        known: ``[B, 1, H, W]`` in [0, 1], 1 where the image's value is kept.
+        image: ``[B, C, H, W]``, finite.
+        known: ``[B, 1, H, W]`` in [0, 1] (or bool), 1 where the image's value is kept.
 
     Known pixels are returned unchanged; unknown ones get a smooth interpolation of the known pixels
-    nearest to them. A sample with no known pixel at all gets zeros.
+    nearest to them. A sample with no known pixel at all gets zeros. Half-precision images are
+    filled in float32 (the pyramid's small weights underflow float16) and returned in their dtype.
     """
+    check_float_tensor(image, "image")
+    if image.dim() != 4 or image.numel() == 0:
+        raise ValueError(f"image must be [B, C, H, W] with no empty dim, got {describe(image)}")
+    if not isinstance(known, torch.Tensor) or not (known.dtype == torch.bool or known.is_floating_point()):
+        raise TypeError(f"known must be a floating-point or bool tensor [B, 1, H, W], got {describe(known)}")
+    expected = (image.shape[0], 1, *image.shape[2:])
+    if tuple(known.shape) != expected:
+        raise ValueError(f"known must have shape [B, 1, H, W] = {expected} for an image of shape {tuple(image.shape)}, got {tuple(known.shape)}")
+    check_same_device((("image", image), ("known", known)))
+    check_has_values(image, "image")
+    check_has_values(known, "known")
+    bad = ~torch.isfinite(image.detach())
+    if bool(bad.any()):
+        raise ValueError(f"image must be finite, got {int(bad.sum())} NaN/Inf value(s)")
+    if known.dtype != torch.bool:
+        check_unit_range(known, "known")
+    compute = torch.promote_types(image.dtype, torch.float32)
+    return _push_pull(image.to(compute), known.to(compute)).to(image.dtype)
+
+
+def _push_pull(image: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     values, weights = image * known, known
     levels = [(values, weights)]
     # Each sample stops at the first level where all its pixels are known (or the image is one
@@ -111,14 +150,12 @@ def object_masks(
     more than ``threshold`` in any channel, inside the edit mask, with specks under ``2*clean+1``
     pixels removed.
     """
-    before, after = _check_image(before, "before"), _check_image(after, "after")
-    if before.shape[1:] != after.shape[1:]:
-        raise ValueError(f"before and after must have the same size and channels, got {tuple(before.shape[1:])} and {tuple(after.shape[1:])}")
-    edit_mask = _check_mask(edit_mask, "edit_mask", tuple(before.shape[1:3]))
+    before, after, edit_mask = _check_scene(before, after, edit_mask)
     threshold = check_number(threshold, "threshold", minimum=0.0)
-    clean = int(check_number(clean, "clean", minimum=0))
-    batch = _common_batch({"before": before, "after": after, "edit_mask": edit_mask})
-    before, after, edit_mask = (_expand(t.float(), batch) for t in (before, after, edit_mask))
+    clean = check_int(clean, "clean", minimum=0)
+    named = {"before": before, "after": after, "edit_mask": edit_mask}
+    batch = _common_batch(named)
+    before, after, edit_mask = (_expand(t.float(), batch) for t in named.values())
     region = (edit_mask > 0.5).float()
     known = 1 - _dilate(region, 1)
     background = fill_from_surroundings(before.permute(0, 3, 1, 2), known[:, None]).permute(0, 2, 3, 1)
@@ -153,31 +190,29 @@ def overlay_negatives(
             (after - before)``.
         blend: the target's share in the edit region for ``"blend"``, in [0, 1].
         new_object_mask, old_object_mask: the objects' own masks, if you have them; otherwise they
-            are estimated by :func:`object_masks` with ``threshold``.
+            are estimated by :func:`object_masks` with ``threshold``. A mask given is checked even
+            where the mode does not use it.
 
     A batch of 1 on any input is used for every sample of the others.
     """
     check_choice(mode, "mode", OVERLAY_MODES)
-    before, after = _check_image(before, "before"), _check_image(after, "after")
-    if before.shape[1:] != after.shape[1:]:
-        raise ValueError(f"before and after must have the same size and channels, got {tuple(before.shape[1:])} and {tuple(after.shape[1:])}")
+    before, after, edit_mask = _check_scene(before, after, edit_mask)
     size = tuple(before.shape[1:3])
-    edit_mask = _check_mask(edit_mask, "edit_mask", size)
     blend = check_number(blend, "blend", minimum=0.0, maximum=1.0)
+    threshold = check_number(threshold, "threshold", minimum=0.0)
     named = {"before": before, "after": after, "edit_mask": edit_mask}
+    # Both object masks are checked whatever the mode: a bad one is a mistake even where unused.
+    objects = {name: _check_mask(m, name, size) for name, m in (("new_object_mask", new_object_mask), ("old_object_mask", old_object_mask)) if m is not None}
+    check_same_device([*named.items(), *objects.items()])
+    batch = _common_batch({**named, **objects})
     if mode == "blend":
-        batch = _common_batch(named)
         weight = _expand(edit_mask, batch).to(before.dtype)[..., None] * blend
         return _expand(before, batch) + weight * (_expand(after, batch) - _expand(before, batch))
-    given = new_object_mask if mode == "new_over_old" else old_object_mask
     name = "new_object_mask" if mode == "new_over_old" else "old_object_mask"
+    given = objects.get(name)
     if given is None:
         old, new = object_masks(before, after, edit_mask, threshold)
         given = new if mode == "new_over_old" else old
-    else:
-        given = _check_mask(given, name, size)
-        named[name] = given
-    batch = _common_batch({**named, name: given})
     base, pasted = (before, after) if mode == "new_over_old" else (after, before)
     weight = _expand(given, batch).to(before.dtype)[..., None]
     return _expand(base, batch) * (1 - weight) + _expand(pasted, batch) * weight

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from ..comfy_editloss._checks import check_image
 from ..comfy_editloss.masks import edit_mask_from_difference
-from ..comfy_editloss.negatives import OVERLAY_MODES, _check_image, _check_mask, _common_batch, overlay_negatives
+from ..comfy_editloss.negatives import OVERLAY_MODES, _check_mask, _common_batch, overlay_negatives
 
 
 class EditLossEditMask:
@@ -40,7 +41,7 @@ class EditLossEditMask:
             return (edit_mask_from_difference(before, after, threshold, clean, grow).cpu(),)
         # The overlay negative's checks of its edit_mask, where this mask usually goes: a value outside
         # [0, 1] or a batch that fits neither 1 nor the images' is an error, never clamped or broadcast.
-        before, after = _check_image(before, "before"), _check_image(after, "after")
+        before, after = check_image(before, "before"), check_image(after, "after")
         mask = _check_mask(mask, "mask", tuple(before.shape[1:3]))
         _common_batch({"before": before, "after": after, "mask": mask})
         return (mask.detach().to("cpu", torch.float32),)

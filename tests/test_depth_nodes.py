@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 
 import numpy as np
 import pytest
@@ -60,6 +61,19 @@ def test_npy_npz_pfm_and_exr_round_trip(tmp_path):
         (lambda p: Image.new("RGB", (4, 4)).save(p / "x.png"), r"^x\.png: a depth PNG must be one channel \(16-bit or 8-bit grey\), got mode RGB"),
         (lambda p: (p / "x.pfm").write_bytes(b"P6\n4 4\n255\n"), r"^x\.pfm: not a PFM file"),
         (lambda p: (p / "x.tif").write_bytes(b"II*"), r"^x\.tif: unsupported depth file type '\.tif'; use one of \.png, \.npy, \.npz, \.pfm, \.exr$"),
+        (lambda p: (p / "x.npy").write_bytes(b""), r"^x\.npy: cannot read the \.npy file: No data left in file$"),
+        (lambda p: (p / "x.npz").write_text("not a zip"), r"^x\.npz: cannot read the \.npz file: This file contains pickled"),
+        (lambda p: np.savez(p / "x.npz", depth=np.zeros((4, 4))) or (p / "x.npz").write_bytes((p / "x.npz").read_bytes()[:100]),
+         r"^x\.npz: cannot read the \.npz file: File is not a zip file$"),
+        (lambda p: np.save(p / "x.npy", np.zeros((4, 4))) or (p / "x.npy").rename(p / "x.npz"), r"^x\.npz: the file holds a single \.npy array; name it \.npy$"),
+        (lambda p: np.save(p / "x.npy", np.zeros((0, 4))), r"^x\.npy: the depth map is empty \(shape \(0, 4\)\)$"),
+        (lambda p: np.save(p / "x.npy", np.full((2, 2), 1e300)), r"^x\.npy: depth values up to 1e\+300 do not fit float32"),
+        (lambda p: (p / "x.png").write_text("not a png"), r"^x\.png: cannot read the PNG: cannot identify image file"),
+        (lambda p: (p / "x.pfm").write_bytes(b"Pf\n2 2\nabc\n" + bytes(16)), r"^x\.pfm: bad PFM scale line b'abc\\n' \(expected a non-zero number"),
+        (lambda p: (p / "x.pfm").write_bytes(b"Pf\n2 2\n0\n" + bytes(16)), r"^x\.pfm: bad PFM scale line b'0\\n'"),
+        (lambda p: (p / "x.pfm").write_bytes(b"Pf\n0 2\n-1\n"), r"^x\.pfm: bad PFM size line '0 2\\n' \(expected 'width height', both at least 1\)$"),
+        (lambda p: (p / "x.pfm").write_bytes(b"Pf\n99999999 99999999\n-1\n" + bytes(16)), r"^x\.pfm: PFM data holds 4 values, 99999999x99999999x1 expected$"),
+        (lambda p: (p / "x.exr").write_text("not an exr"), r"^x\.exr: cannot read the EXR file"),
     ],
 )
 def test_bad_depth_files_are_named(tmp_path, make, message):
@@ -67,6 +81,22 @@ def test_bad_depth_files_are_named(tmp_path, make, message):
     name = next(tmp_path.iterdir())
     with pytest.raises(ValueError, match=message):
         read_depth_file(name)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="FIFOs and /dev/zero")
+def test_depth_paths_that_are_not_regular_files_are_refused_before_reading(tmp_path):
+    os.mkfifo(tmp_path / "fifo.npy")  # np.load would block on it, waiting for a writer
+    os.symlink("/dev/zero", tmp_path / "zero.pfm")  # the PFM reader would read without end
+    os.symlink("loop.npy", tmp_path / "loop.npy")
+    (tmp_path / "folder.png").mkdir()
+    for name, message in (("fifo.npy", "is not a regular file"), ("zero.pfm", "is not a regular file"), ("loop.npy", "is a symlink loop"),
+                          ("folder.png", "is a folder, not a file")):
+        with pytest.raises(ValueError, match=rf"^depth file .*{name.replace('.', '[.]')} {message}"):
+            read_depth_file(tmp_path / name)
+    with pytest.raises(ValueError, match=r"^depth file not found: .*missing\.npy$"):
+        read_depth_file(tmp_path / "missing.npy")
+    with pytest.raises(TypeError, match=r"^path must be a path \(str or os.PathLike\), got NoneType None$"):
+        read_depth_file(None)
 
 
 def test_the_depth_type_checks_and_keeps_float32():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import struct
 import zlib
 
@@ -9,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from comfy_editloss.image_io import ImageReadError, load_image, load_image_batch
+from comfy_editloss.image_io import IMAGE_PATTERNS, ImageReadError, image_files, load_image, load_image_batch, natural_key
 
 
 def _ramp(shape, high):
@@ -120,3 +122,87 @@ def test_unreadable_files_are_named(tmp_path):
         load_image(tmp_path / "broken.png")
     with pytest.raises(ImageReadError, match=r"image file not found: .*missing\.png"):
         load_image(tmp_path / "missing.png")
+
+
+@pytest.fixture
+def within_seconds():
+    """Fails a call that blocks (reading a FIFO waits for a writer forever) instead of hanging."""
+    import signal
+
+    def expire(*_):
+        raise TimeoutError("the call blocked")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, 10)
+    yield
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="FIFOs and /dev/zero")
+def test_files_that_are_not_regular_are_refused_by_name_before_reading(tmp_path, within_seconds):
+    os.mkfifo(tmp_path / "fifo.png")
+    os.symlink("/dev/zero", tmp_path / "zero.png")
+    os.symlink("loop.png", tmp_path / "loop.png")
+    (tmp_path / "folder.png").mkdir()
+    for name, message in (("fifo.png", "is not a regular file"), ("zero.png", "is not a regular file"), ("loop.png", "is a symlink loop"),
+                          ("folder.png", "is a folder, not a file")):
+        with pytest.raises(ImageReadError, match=rf"^image file .*{re.escape(name)} {message}"):
+            load_image(tmp_path / name)
+    with pytest.raises(ImageReadError, match=r"fifo\.png is not a regular file"):
+        load_image_batch([tmp_path / "fifo.png"])
+
+
+def test_paths_that_are_not_paths_are_refused_by_name(tmp_path):
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "a.png")
+    for value, error, message in ((None, TypeError, r"^path must be a path \(str or os.PathLike\), got NoneType None$"),
+                                  ("", ValueError, r"^path must name a file or folder, got an empty string$"),
+                                  (f"{tmp_path}/a.png\0", ValueError, r"^path must not contain a NUL byte")):
+        with pytest.raises(error, match=message):
+            load_image(value)
+    with pytest.raises(TypeError, match=r"^paths must be a list of image files, got str "):
+        load_image_batch(str(tmp_path / "a.png"))  # not read letter by letter
+    with pytest.raises(ValueError, match=r"^paths must name at least one image file, got an empty list"):
+        load_image_batch([])
+    with pytest.raises(TypeError, match=r"^paths\[1\] must be a path"):
+        load_image_batch([tmp_path / "a.png", None])
+    with pytest.raises(ValueError, match=r"^size_mismatch must be one of 'error', 'resize', got None$"):
+        load_image_batch([tmp_path / "a.png"], None)
+
+
+def test_a_decompression_bomb_is_an_unreadable_image(tmp_path):
+    header = struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0)
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    (tmp_path / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    with pytest.raises(ImageReadError, match=r"cannot read image .*bomb\.png: Image size \(3600000000 pixels\) exceeds limit"):
+        load_image(tmp_path / "bomb.png")
+
+
+def test_image_files_lists_regular_images_in_natural_order_and_checks_its_arguments(tmp_path):
+    for name in ("gen_10.png", "gen_2.png", "Gen_1.JPG", ".hidden.png"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "sub.png").mkdir()
+    os.symlink("missing.png", tmp_path / "broken.png")
+    every = ["Gen_1.JPG", "gen_2.png", "gen_10.png"]
+    for patterns in (IMAGE_PATTERNS, "", (), " *.png , *.JPG ", ["*.jpg", "*.png"]):
+        assert [p.name for p in image_files(tmp_path, patterns)] == every, patterns
+    assert [p.name for p in image_files(tmp_path, "*.PNG")] == ["gen_2.png", "gen_10.png"]
+    with pytest.raises(TypeError, match=r"^patterns must be text like '\*\.png;\*\.jpg' or a list of such patterns, got NoneType None$"):
+        image_files(tmp_path, None)
+    with pytest.raises(TypeError, match=r"^patterns must be text"):
+        image_files(tmp_path, ["*.png", 3])
+    with pytest.raises(ValueError, match=r"^folder not found: .*nowhere$"):
+        image_files(tmp_path / "nowhere")
+    with pytest.raises(ValueError, match=r"^folder .*gen_2\.png is not a folder$"):
+        image_files(tmp_path / "gen_2.png")
+
+
+def test_natural_key_numbers_only_decimal_digits():
+    names = ["gen_10", "Gen_2", "gen_1", "x²", "a٣", "a10"]
+    assert sorted(names, key=natural_key) == ["a٣", "a10", "gen_1", "Gen_2", "gen_10", "x²"]
+    assert natural_key("²") == ["²"]
+    with pytest.raises(TypeError, match=r"^name must be a str, got int 3$"):
+        natural_key(3)

@@ -154,3 +154,88 @@ def test_the_fill_of_a_sample_does_not_depend_on_its_batch():
     for i in range(3):
         assert torch.equal(batched[i : i + 1], fill_from_surroundings(image[i : i + 1], known[i : i + 1]))
     assert torch.equal(batched[2], image[2])  # nothing unknown: unchanged
+
+
+def _poked(x: torch.Tensor, value: float) -> torch.Tensor:
+    y = x.clone()
+    y.view(-1)[y.numel() // 2] = value
+    return y
+
+
+@pytest.mark.parametrize("value,message", [(float("nan"), r"before must be finite and in \[0, 1\], got 1 NaN/Inf value\(s\)"),
+                                           (1.5, r"before must be in \[0, 1\], got values in \[0\.\d+, 1\.5\]"),
+                                           (-0.5, r"before must be in \[0, 1\], got values in \[-0\.5, ")])
+def test_images_out_of_the_unit_range_or_nan_are_refused_by_name(value, message):
+    scene = make_edit_scene(0, (16, 16))
+    before = _poked(scene.before, value)
+    edit = torch.ones(1, 16, 16)
+    for call in (lambda: edit_mask_from_difference(before, scene.after), lambda: object_masks(before, scene.after, edit),
+                 lambda: overlay_negatives(before, scene.after, edit, "blend")):
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
+@pytest.mark.parametrize("value", [2.5, 2.0, True])
+def test_pixel_radii_must_be_ints_not_rounded(value):
+    scene = make_edit_scene(0, (16, 16))
+    with pytest.raises(TypeError, match=rf"^grow must be an int, got {type(value).__name__} {value!r}$"):
+        edit_mask_from_difference(scene.before, scene.after, grow=value)
+    with pytest.raises(TypeError, match=rf"^clean must be an int, got {type(value).__name__} {value!r}$"):
+        object_masks(scene.before, scene.after, torch.ones(1, 16, 16), clean=value)
+
+
+def test_meta_and_empty_inputs_are_errors_by_name():
+    scene = make_edit_scene(0, (16, 16))
+    edit = torch.ones(1, 16, 16)
+    with pytest.raises(ValueError, match=r"^after is on the meta device"):
+        edit_mask_from_difference(scene.before, scene.after.to("meta"))
+    with pytest.raises(ValueError, match=r"^edit_mask is on the meta device"):
+        overlay_negatives(scene.before, scene.after, edit.to("meta"))
+    with pytest.raises(ValueError, match=r"^new_object_mask is on the meta device"):
+        overlay_negatives(scene.before, scene.after, edit, new_object_mask=edit.to("meta"))
+    with pytest.raises(ValueError, match=r"^edit_mask must hold at least one mask, got batch size 0"):
+        object_masks(scene.before, scene.after, edit[:0])
+    with pytest.raises(ValueError, match=r"^before must hold at least one image of at least one pixel, got shape \(0, 16, 16, 3\)"):
+        overlay_negatives(scene.before[:0], scene.after, edit)
+
+
+@pytest.mark.parametrize("mode", ["new_over_old", "old_over_new", "blend"])
+def test_every_given_option_is_checked_whatever_the_mode(mode):
+    scene = make_edit_scene(0, (16, 16))
+    edit = torch.ones(1, 16, 16)
+    for name in ("new_object_mask", "old_object_mask"):
+        with pytest.raises(ValueError, match=rf"^{name} must be finite and in \[0, 1\], got 1 NaN/Inf value\(s\)$"):
+            overlay_negatives(scene.before, scene.after, edit, mode, **{name: _poked(edit, float("nan"))})
+    with pytest.raises(ValueError, match=r"^threshold must be >= 0.0, got -1.0$"):
+        overlay_negatives(scene.before, scene.after, edit, mode, new_object_mask=edit, old_object_mask=edit, threshold=-1.0)
+
+
+def test_fill_checks_its_inputs_by_name():
+    image, known = torch.rand(2, 3, 6, 5), torch.ones(2, 1, 6, 5)
+    with pytest.raises(ValueError, match=r"^known must have shape \[B, 1, H, W\] = \(2, 1, 6, 5\) for an image of shape \(2, 3, 6, 5\), got \(1, 1, 6, 5\)$"):
+        fill_from_surroundings(image, known[:1])
+    with pytest.raises(ValueError, match=r"^image must be finite, got 1 NaN/Inf value\(s\)$"):
+        fill_from_surroundings(_poked(image, float("inf")), known)
+    with pytest.raises(ValueError, match=r"^known must be in \[0, 1\], got values in \[2, 2\]$"):
+        fill_from_surroundings(image, known * 2)
+    with pytest.raises(TypeError, match=r"^image must be a torch.Tensor, got a list of length 2$"):
+        fill_from_surroundings(image.tolist(), known)
+    # A bool mask of the known pixels is read as 0/1.
+    holes = torch.rand(2, 1, 6, 5, generator=torch.Generator().manual_seed(0)) > 0.3
+    assert torch.equal(fill_from_surroundings(image, holes), fill_from_surroundings(image, holes.float()))
+
+
+def test_half_precision_fill_has_the_float64_values_and_gradients():
+    g = torch.Generator().manual_seed(5)
+    known = torch.ones(1, 1, 40, 36)
+    known[..., 4:36, 3:33] = 0  # a big hole: the pyramid's weights get small
+    image = torch.rand(1, 3, 40, 36, generator=g).half()
+    half = image.clone().requires_grad_(True)
+    exact = image.double().requires_grad_(True)
+    filled, reference = fill_from_surroundings(half, known.half()), fill_from_surroundings(exact, known.double())
+    assert filled.dtype == torch.float16
+    assert torch.allclose(filled.double(), reference, atol=2e-3)
+    filled.float().pow(2).sum().backward()
+    reference.pow(2).sum().backward()
+    assert bool(torch.isfinite(half.grad).all())
+    assert torch.allclose(half.grad.double(), exact.grad, rtol=2e-2, atol=2e-2)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import stat
 
@@ -16,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from comfy_editloss.report.files import numbered_path, write_atomic, write_numbered
-from comfy_editloss.report.table import ScoreTable, parse_labels, parse_weights
+from comfy_editloss.report.table import ScoreTable, parse_labels, parse_weights, table_json_text
 from comfy_editloss.types import Scores
 
 
@@ -238,3 +239,144 @@ def test_normalised_totals_ignore_a_scores_scale_and_follow_a_permutation(column
     assert torch.allclose(base, scaled, atol=1e-4)
     permuted = _table({n: [col[i] for i in order] for n, col in values.items()}).weighted_total(normalize=normalize).values
     assert torch.allclose(permuted, base[list(order)], atol=1e-4)
+
+
+@pytest.mark.parametrize("normalize", ["none", "minmax", "rank"])
+def test_a_score_without_a_value_ranks_last_in_every_normalisation(normalize):
+    for missing in (float("nan"), float("inf")):
+        table = _table({"a": [0.3, missing, 0.1, 0.2], "b": [1.0, 0.0, 2.0, 3.0]})
+        total = table.weighted_total(normalize=normalize)
+        assert table.ranking(total)[-1] == 1, (normalize, missing, total.values.tolist())
+        assert not math.isfinite(float(total.values[1]))
+
+
+def test_weights_and_labels_refuse_what_they_would_misread():
+    with pytest.raises(ValueError, match=r"^weights: the weight of 'a' must be a number, got True$"):
+        parse_weights({"a": True})
+    with pytest.raises(ValueError, match=r"^weights: each name must be a score's name \(a non-empty str\), got 1$"):
+        parse_weights({1: 0.5})
+    for count, error, message in ((2.5, TypeError, r"^count must be an int, got float 2\.5$"), (True, TypeError, r"^count must be an int, got bool True$"),
+                                  (-1, ValueError, r"^count must be >= 0, got -1$")):
+        with pytest.raises(error, match=message):
+            parse_labels(None, count)
+    with pytest.raises(TypeError, match=r"^labels\[1\] must be a str, got int 2$"):
+        parse_labels(["a", 2], 2)
+    for text in ({"a", "b"}, b"a,b", 7):
+        with pytest.raises(TypeError, match=r"^labels must be text \(one name per line, or separated by commas\) or a list of names"):
+            parse_labels(text, 2)
+
+
+def test_the_table_checks_what_it_is_built_from_and_given():
+    columns = [Scores("a", torch.tensor([1.0, 2.0])), Scores("a", torch.tensor([3.0, 4.0]))]
+    assert ScoreTable(["x", "y"], columns).names == ["a", "a_2"]  # as from_scores and add name them
+    for labels, cols, error, message in (("xy", columns, TypeError, r"^labels must be a non-empty list of generation names, got str 'xy'$"),
+                                         (["x", None], columns, TypeError, r"^labels\[1\] must be a str, got NoneType None$"),
+                                         (["x", "y", "z"], columns, ValueError, r"^columns\[0\] \('a'\) has 2 value\(s\) but labels name 3 generation\(s\)$"),
+                                         (["x", "y"], [torch.zeros(2)], TypeError, r"^columns\[0\] must be EDITLOSS_SCORES")):
+        with pytest.raises(error, match=message):
+            ScoreTable(labels, cols)
+    with pytest.raises(TypeError, match=r"^scores must be a list of EDITLOSS_SCORES, got Scores"):
+        ScoreTable.from_scores(columns[0])
+    table = ScoreTable(["x", "y"], columns)
+    total = table.weighted_total()
+    with pytest.raises(ValueError, match=r"^total has 3 value\(s\) but the table has 2 generation\(s\)$"):
+        table.ranking(Scores("t", torch.zeros(3)))
+    with pytest.raises(TypeError, match=r"^digits must be an int, got float 2\.5$"):
+        table.format_text(total, 2.5)
+    with pytest.raises(ValueError, match=r"^thumb must be >= 1, got 0$"):
+        table.render_table(torch.rand(2, 8, 8, 3), total, 0)
+    with pytest.raises(ValueError, match=r"^per_row must be >= 1, got 0$"):
+        table.render_chart(total, per_row=0)
+    with pytest.raises(ValueError, match=r"^panel width must be >= 100, got 50$"):
+        table.render_chart(total, panel=(50, 230))
+    with pytest.raises(TypeError, match=r"^other must be a ScoreTable, got str 'x'$"):
+        table.merged("x")
+
+
+@pytest.mark.parametrize("images,error,message", [
+    (torch.rand(3, 8, 8, 3), ValueError, r"^images must hold one image per generation \(2\), got batch 3$"),
+    (torch.full((2, 8, 8, 3), float("nan")), ValueError, r"^images must be finite and in \[0, 1\], got 384 NaN/Inf value\(s\)$"),
+    (torch.rand(2, 3, 8, 8), ValueError, r"^images must be an IMAGE \[B, H, W, C\] with C = 1, 3 or 4"),
+    ([[0.0]], TypeError, r"^images must be a torch.Tensor"),
+])
+def test_thumbnails_that_cannot_be_drawn_are_errors_not_left_out(images, error, message):
+    table = _table({"a": [1.0, 2.0]})
+    with pytest.raises(error, match=message):
+        table.render_table(images, table.weighted_total())
+
+
+def test_json_text_is_strict_json():
+    assert json.loads(table_json_text({"a": [1.0, None], "é": "ü"})) == {"a": [1.0, None], "é": "ü"}
+    with pytest.raises(ValueError, match=r"^data must hold JSON values only \(finite numbers, strings, lists, mappings\): Out of range float values"):
+        table_json_text({"a": float("nan")})
+    with pytest.raises(TypeError, match=r"^data must hold JSON values only .*Object of type Tensor is not JSON serializable$"):
+        table_json_text({"a": torch.zeros(2)})
+    with pytest.raises(TypeError, match=r"^data must be a mapping \(a JSON object\), got a list of length 2$"):
+        table_json_text([1, 2])
+
+
+@pytest.fixture
+def within_seconds():
+    """Fails a call that loops for ever instead of hanging the run."""
+    import signal
+
+    def expire(*_):
+        raise TimeoutError("the call did not return")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, 10)
+    yield
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def test_numbered_files_refuse_names_that_leave_the_folder_and_folders_that_are_files(tmp_path, within_seconds):
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(ValueError, match=r"^folder .*a-file is not a folder$"):
+        write_numbered(tmp_path / "a-file", "scores", 1, {"json": "{}"})  # looped for ever, counting up
+    for stem in ("../escape", "a/b", ""):
+        with pytest.raises(ValueError, match=r"^stem must be a plain file name \(no folder, not empty\)"):
+            write_numbered(tmp_path, stem, 1, {"json": "{}"})
+    with pytest.raises(ValueError, match=r"^texts: each extension must be a plain file name"):
+        write_numbered(tmp_path, "scores", 1, {"../json": "{}"})
+    with pytest.raises(TypeError, match=r"^texts\['csv'\] must be a str, got int 3$"):
+        write_numbered(tmp_path, "scores", 1, {"json": "{}", "csv": 3})
+    with pytest.raises(TypeError, match=r"^texts must be a non-empty mapping"):
+        write_numbered(tmp_path, "scores", 1, {})
+    with pytest.raises(TypeError, match=r"^counter must be an int, got float 2\.5$"):
+        write_numbered(tmp_path, "scores", 2.5, {"json": "{}"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # nothing half-written, nothing outside
+    assert not (tmp_path.parent / "escape_00001_.json").exists()
+
+
+@pytest.mark.skipif(os.name == "nt", reason="FIFOs")
+def test_atomic_writes_never_replace_what_is_not_a_regular_file(tmp_path):
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "folder").mkdir()
+    for name, message in (("fifo", "is not a regular file"), ("folder", "is a folder, not a file")):
+        with pytest.raises(ValueError, match=rf"^path .*{name} {message}"):
+            write_atomic(tmp_path / name, "{}")
+    assert stat.S_ISFIFO((tmp_path / "fifo").stat().st_mode)
+    with pytest.raises(ValueError, match=r"^path .*fifo/x\.json: its folder .*fifo is not a folder$"):
+        write_atomic(tmp_path / "fifo" / "x.json", "{}")
+    with pytest.raises(TypeError, match=r"^text must be a str, got bytes b'\{\}'$"):
+        write_atomic(tmp_path / "x.json", b"{}")
+    with pytest.raises(TypeError, match=r"^exclusive must be True or False, got str 'yes'$"):
+        write_atomic(tmp_path / "x.json", "{}", exclusive="yes")
+    with pytest.raises(TypeError, match=r"^path must be a path \(str or os.PathLike\), got NoneType None$"):
+        write_atomic(None, "{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "folder"]
+
+
+def test_numbered_paths_check_their_prefix_folder_and_size(tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(ValueError, match=r"^output_dir .*a-file is not a folder$"):
+        numbered_path("scores", tmp_path / "a-file")
+    for prefix in ("", ".", "editloss/.."):
+        with pytest.raises(ValueError, match=r"^filename_prefix must end in a file name"):
+            numbered_path(prefix, tmp_path)
+    with pytest.raises(TypeError, match=r"^filename_prefix must be a str, got NoneType None$"):
+        numbered_path(None, tmp_path)
+    with pytest.raises(TypeError, match=r"^width must be an int, got float 2\.5$"):
+        numbered_path("run_%width%", tmp_path, 2.5)
+    assert numbered_path("run_%width%x%height%", tmp_path, 64, 32)[1] == "run_64x32"

@@ -18,7 +18,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from .._checks import check_choice, describe
+from .._checks import check_choice, check_image, check_int, describe
 from ..types import Scores
 from .plot import BACKGROUND, GRID, INK, PREDICTION, TARGET, Chart, font, nice_ticks
 
@@ -26,6 +26,8 @@ NORMALIZATIONS = ("none", "minmax", "rank")
 TOTAL = "weighted_total"
 BEST_FILL = (205, 236, 205)
 BEST_BAR = (60, 160, 80)
+
+__all__ = ["NORMALIZATIONS", "TOTAL", "ScoreTable", "parse_labels", "parse_weights", "table_json_text"]
 
 
 def parse_weights(text: str | Mapping[str, float] | None) -> dict[str, float]:
@@ -48,6 +50,10 @@ def parse_weights(text: str | Mapping[str, float] | None) -> dict[str, float]:
             items.append((name.strip(), value.strip()))
     weights: dict[str, float] = {}
     for name, value in items:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"weights: each name must be a score's name (a non-empty str), got {name!r}")
+        if isinstance(value, bool):  # float(True) would be a weight of 1
+            raise ValueError(f"weights: the weight of {name!r} must be a number, got {value!r}")
         try:
             number = float(value)
         except (TypeError, ValueError):
@@ -61,15 +67,21 @@ def parse_weights(text: str | Mapping[str, float] | None) -> dict[str, float]:
 
 
 def parse_labels(text: str | Sequence[str] | None, count: int) -> list[str]:
-    """Generation names from text (one per line, or separated by commas) or a list; missing or
-    empty -> ``generation 1``, ``generation 2``..."""
+    """Generation names from text (one per line, or separated by commas) or a list or tuple of
+    names; missing or empty -> ``generation 1``, ``generation 2``... ``count``: an int >= 0."""
+    count = check_int(count, "count", minimum=0)
     if text is None or text == "":
         return [f"generation {i + 1}" for i in range(count)]
     if isinstance(text, str):
         parts = [p.strip() for p in (text.splitlines() if "\n" in text else text.split(","))]
         parts = [p for p in parts if p]
+    elif isinstance(text, (list, tuple)):  # not a set: its order would be arbitrary
+        for i, part in enumerate(text):
+            if not isinstance(part, str):
+                raise TypeError(f"labels[{i}] must be a str, got {describe(part)}")
+        parts = list(text)
     else:
-        parts = [str(p) for p in text]
+        raise TypeError(f"labels must be text (one name per line, or separated by commas) or a list of names, got {describe(text)}")
     if len(parts) != count:
         raise ValueError(f"labels must name every generation: {count} generation(s), got {len(parts)} label(s): {parts!r}")
     return parts
@@ -82,24 +94,42 @@ class ScoreTable:
     labels: list[str]
     columns: list[Scores] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        """Labels are names (at least one); columns are added one by one as :meth:`add` adds them
+        (checked, of the labels' length, repeated names numbered)."""
+        if not isinstance(self.labels, (list, tuple)) or not self.labels:
+            raise TypeError(f"labels must be a non-empty list of generation names, got {describe(self.labels)}")
+        for i, label in enumerate(self.labels):
+            if not isinstance(label, str):
+                raise TypeError(f"labels[{i}] must be a str, got {describe(label)}")
+        if not isinstance(self.columns, (list, tuple)):
+            raise TypeError(f"columns must be a list of EDITLOSS_SCORES, got {describe(self.columns)}")
+        columns, self.labels, self.columns = self.columns, list(self.labels), []
+        for i, column in enumerate(columns):
+            _check_scores(column, f"columns[{i}]")
+            if len(column) != len(self.labels):
+                raise ValueError(f"columns[{i}] ({column.name!r}) has {len(column)} value(s) but labels name {len(self.labels)} generation(s)")
+            self.add(column)
+
     @classmethod
     def from_scores(cls, scores: Sequence[Scores], labels: str | Sequence[str] | None = None) -> "ScoreTable":
-        scores = list(scores)
+        if not isinstance(scores, (list, tuple)):
+            raise TypeError(f"scores must be a list of EDITLOSS_SCORES, got {describe(scores)}")
         if not scores:
             raise ValueError("no scores to report: connect at least one EDITLOSS_SCORES output (the 'scores' output of a loss node)")
         for i, column in enumerate(scores):
-            if not isinstance(getattr(column, "values", None), torch.Tensor) or not hasattr(column, "name"):
-                raise TypeError(f"scores {i + 1} must be EDITLOSS_SCORES (from a loss node's 'scores' output), got {describe(column)}")
+            _check_scores(column, f"scores {i + 1}")
         counts = {len(c) for c in scores}
         if len(counts) != 1:
             shown = ", ".join(f"{c.name}: {len(c)}" for c in scores)
-            raise ValueError(f"every score must have one value per generation, but their lengths differ ({shown})")
+            raise ValueError(f"scores must have one value per generation each, but their lengths differ ({shown})")
         table = cls(parse_labels(labels, counts.pop()))
         for column in scores:
             table.add(column)
         return table
 
     def add(self, column: Scores) -> None:
+        _check_scores(column, "column")
         if len(column) != len(self.labels):
             raise ValueError(f"score {column.name!r} has {len(column)} value(s) but the table has {len(self.labels)} generation(s)")
         names = set(self.names)
@@ -110,8 +140,10 @@ class ScoreTable:
         self.columns.append(Scores(name, column.values, bool(column.lower_is_better), dict(getattr(column, "details", {}) or {})))
 
     def merged(self, other: "ScoreTable") -> "ScoreTable":
+        if not isinstance(other, ScoreTable):
+            raise TypeError(f"other must be a ScoreTable, got {describe(other)}")
         if len(other.labels) != len(self.labels):
-            raise ValueError(f"cannot merge score tables of {len(self.labels)} and {len(other.labels)} generations")
+            raise ValueError(f"cannot merge score tables of {len(self.labels)} and {len(other.labels)} generations: other must have this table's generations")
         table = ScoreTable(list(self.labels), list(self.columns))
         for column in other.columns:
             table.add(column)
@@ -132,6 +164,7 @@ class ScoreTable:
 
     def best(self, column: Scores) -> int | None:
         """Index of the best finite value of a column (None if none is finite)."""
+        _check_scores(column, "column")
         values = column.values.double()
         finite = torch.isfinite(values)
         if not bool(finite.any()):
@@ -146,7 +179,9 @@ class ScoreTable:
         1, with weights the columns not named count 0. Higher-is-better columns enter negated.
         ``normalize``: ``"none"`` sums the raw values (seed 001's recipe: the losses' own scales);
         ``"minmax"`` first maps each column to [0, 1] over the generations (0 = best); ``"rank"``
-        uses each generation's rank in the column (0 = best, ties share the lower rank).
+        uses each generation's rank in the column (0 = best, ties share the lower rank). A NaN or
+        infinite score has no rank: it makes the generation's total NaN in ``"rank"`` (and NaN or
+        infinite in the others), which :meth:`ranking` puts last.
         """
         check_choice(normalize, "normalize", NORMALIZATIONS)
         weights = parse_weights(weights)
@@ -165,20 +200,31 @@ class ScoreTable:
                 low, high = (float(finite.min()), float(finite.max())) if finite.numel() else (0.0, 0.0)
                 values = (values - low) / (high - low) if high > low else torch.where(torch.isfinite(values), torch.zeros_like(values), values)
             elif normalize == "rank":
-                values = (values[None, :] < values[:, None]).sum(dim=1).double()
+                finite = torch.isfinite(values)
+                ranks = ((values[None, :] < values[:, None]) & finite[None, :]).sum(dim=1).double()
+                values = torch.where(finite, ranks, torch.full_like(ranks, math.nan))
             total += weight * values
             used[column.name] = weight
         return Scores(TOTAL, total.float(), True, {"weights": used, "normalize": normalize})
 
     def ranking(self, total: Scores) -> list[int]:
         """Generation indices from best to worst by ``total`` (NaN last, ties in input order)."""
+        self._check_total(total)
         values = total.values.tolist()
         sign = 1 if total.lower_is_better else -1
         return sorted(range(len(values)), key=lambda i: (not math.isfinite(values[i]), sign * values[i] if math.isfinite(values[i]) else 0.0, i))
 
+    def _check_total(self, total: Scores | None, optional: bool = False) -> None:
+        if total is None and optional:
+            return
+        _check_scores(total, "total")
+        if len(total) != len(self.labels):
+            raise ValueError(f"total has {len(total)} value(s) but the table has {len(self.labels)} generation(s)")
+
     # --- text, CSV, JSON ------------------------------------------------------------------------
 
     def records(self, total: Scores | None = None) -> list[dict]:
+        self._check_total(total, optional=True)
         order = self.ranking(total) if total is not None else list(range(len(self.labels)))
         rows = []
         for rank, i in enumerate(order, 1):
@@ -191,6 +237,9 @@ class ScoreTable:
         return rows
 
     def to_json(self, total: Scores | None = None, extra: Mapping | None = None) -> dict:
+        self._check_total(total, optional=True)
+        if extra is not None and not isinstance(extra, Mapping):
+            raise TypeError(f"extra must be a mapping of more JSON fields, got {describe(extra)}")
         columns = self.columns + ([total] if total is not None else [])
         return {
             "generations": list(self.labels),
@@ -205,6 +254,7 @@ class ScoreTable:
         }
 
     def to_csv(self, total: Scores | None = None) -> str:
+        self._check_total(total, optional=True)
         rows = self.records(total)
         out = io.StringIO()
         fields = ["rank", "index", "generation", *self.names] + ([total.name] if total is not None else [])
@@ -215,7 +265,10 @@ class ScoreTable:
         return out.getvalue()
 
     def format_text(self, total: Scores | None = None, digits: int = 4) -> str:
-        """A plain-text table, best-first when ``total`` is given; ``*`` marks each column's best."""
+        """A plain-text table, best-first when ``total`` is given; ``*`` marks each column's best.
+        ``digits``: an int >= 1, the decimals shown."""
+        self._check_total(total, optional=True)
+        digits = check_int(digits, "digits", minimum=1)
         columns = self.columns + ([total] if total is not None else [])
         best = {c.name: self.best(c) for c in columns}
         label_width = max([len("generation"), *(len(label) for label in self.labels)]) + 2
@@ -236,8 +289,16 @@ class ScoreTable:
 
     def render_table(self, images: torch.Tensor | None = None, total: Scores | None = None, thumb: int = 72) -> np.ndarray:
         """The table as a picture ``[H, W, 3]`` float32: rows best-first (with ``total``), a
-        thumbnail of each generation when ``images`` ``[B, H, W, C]`` is given, best values on green."""
+        thumbnail of each generation when ``images`` (an IMAGE ``[B, H, W, C]``, one per generation) is
+        given, best values on green; ``thumb``: the thumbnails' size in px, an int >= 1."""
         from PIL import Image, ImageDraw  # noqa: PLC0415
+
+        self._check_total(total, optional=True)
+        if images is not None:
+            check_image(images, "images")
+            if images.shape[0] != len(self.labels):
+                raise ValueError(f"images must hold one image per generation ({len(self.labels)}), got batch {images.shape[0]}")
+        thumb = check_int(thumb, "thumb", minimum=1)
 
         columns = self.columns + ([total] if total is not None else [])
         best = {c.name: self.best(c) for c in columns}
@@ -245,7 +306,7 @@ class ScoreTable:
         probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
         label_w = int(max([probe.textlength("generation", font=face), *(probe.textlength(s, font=face) for s in self.labels)])) + 24
         col_w = [int(max(probe.textlength(c.name, font=face), probe.textlength("-0.000000", font=face))) + 28 for c in columns]
-        show_thumbs = images is not None and isinstance(images, torch.Tensor) and images.dim() == 4 and images.shape[0] == len(self.labels)
+        show_thumbs = images is not None
         row_h = thumb + 8 if show_thumbs else 28
         thumb_w = thumb + 12 if show_thumbs else 0
         rank_w = 52
@@ -273,7 +334,7 @@ class ScoreTable:
             middle = top + row_h // 2 - 8
             draw.text((8, middle), str(row + 1) if total is not None else str(i + 1), fill=INK, font=face)
             if show_thumbs:
-                picture = images[i].detach().float().cpu().clamp(0, 1)
+                picture = images[i].detach().float().cpu()
                 picture = picture.expand(*picture.shape[:2], 3) if picture.shape[-1] == 1 else picture[..., :3]
                 tile = Image.fromarray((picture.numpy() * 255).round().astype(np.uint8))
                 tile.thumbnail((thumb, thumb))
@@ -290,7 +351,13 @@ class ScoreTable:
 
     def render_chart(self, total: Scores | None = None, panel: tuple[int, int] = (340, 230), per_row: int = 3) -> np.ndarray:
         """One bar chart per score (and the total): a bar per generation, numbered as in the table's
-        input order, the best bar in green. ``[H, W, 3]`` float32."""
+        input order, the best bar in green. ``[H, W, 3]`` float32. ``panel``: each chart's (width,
+        height) in px, ints of at least 100; ``per_row``: an int >= 1."""
+        self._check_total(total, optional=True)
+        if not isinstance(panel, (tuple, list)) or len(panel) != 2:
+            raise TypeError(f"panel must be (width, height) in px, got {describe(panel)}")
+        panel = (check_int(panel[0], "panel width", minimum=100), check_int(panel[1], "panel height", minimum=100))
+        per_row = check_int(per_row, "per_row", minimum=1)
         columns = self.columns + ([total] if total is not None else [])
         panels = []
         count = len(self.labels)
@@ -371,5 +438,20 @@ def _plain(value):
     return str(value)
 
 
+def _check_scores(column: object, name: str) -> Scores:
+    """An EDITLOSS_SCORES (any object with a name and a values tensor, as the pack's own copy of the
+    type, which ComfyUI loads under another module name, makes)."""
+    if not isinstance(getattr(column, "values", None), torch.Tensor) or not isinstance(getattr(column, "name", None), str):
+        raise TypeError(f"{name} must be EDITLOSS_SCORES (from a loss node's 'scores' output), got {describe(column)}")
+    return column
+
+
 def table_json_text(data: Mapping) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    """``data`` as indented JSON text ending in a new line. Strict JSON: NaN and Inf (which the
+    table writes as null) and values that are not JSON are refused, not written as ``NaN``."""
+    if not isinstance(data, Mapping):
+        raise TypeError(f"data must be a mapping (a JSON object), got {describe(data)}")
+    try:
+        return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"data must hold JSON values only (finite numbers, strings, lists, mappings): {exc}") from None

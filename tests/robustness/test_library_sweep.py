@@ -9,12 +9,23 @@ import pkgutil
 import pytest
 
 import comfy_editloss
+import entries_edits
+import entries_io
 import entries_losses
 from sweep import FAILURES, sweep
 
 # The library's public modules; every public name is one of their __all__.
-PUBLIC_MODULES = ("comfy_editloss.losses",)
-ENTRY_MODULES = (entries_losses,)
+PUBLIC_MODULES = (
+    "comfy_editloss.losses",
+    "comfy_editloss.masks",
+    "comfy_editloss.negatives",
+    "comfy_editloss.image_io",
+    "comfy_editloss.depth_io",
+    "comfy_editloss.types",
+    "comfy_editloss.report.table",
+    "comfy_editloss.report.files",
+)
+ENTRY_MODULES = (entries_losses, entries_edits, entries_io)
 ENTRIES = {entry.name: entry for module in ENTRY_MODULES for entry in module.ENTRIES}
 
 
