@@ -16,7 +16,7 @@ import torch
 
 from comfy_editloss import masks as M
 from comfy_editloss import negatives as N
-from kinds import HALF_COMPARE, Choice, Int, Number, TensorArg, fresh, replaced
+from sweep_kinds import HALF_COMPARE, Choice, Int, Number, TensorArg, fresh, replaced
 from sweep import Entry, Variant, close, equal_to_reference
 
 MASKS = "comfy_editloss.masks"

@@ -33,7 +33,7 @@ from comfy_editloss import types as T
 from comfy_editloss.report import files as F
 from comfy_editloss.report import table as R
 from entries_edits import ImageArg
-from kinds import Bool, Choice, Int, TensorArg, fresh, replaced
+from sweep_kinds import Bool, Choice, Int, TensorArg, fresh, replaced
 from sweep import Entry, Variant, close
 
 SCRATCH = Path(tempfile.mkdtemp(prefix="editloss-sweep-io-"))
