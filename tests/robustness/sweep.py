@@ -181,6 +181,8 @@ def close(rtol: float = 1e-4, atol: float = 1e-6) -> Callable[[Any, Any], str | 
         ours, theirs = tensors_in(result), tensors_in(reference)
         if len(ours) != len(theirs):
             return f"{len(ours)} tensors where the reference has {len(theirs)}"
+        if not ours:  # a result without tensors (numbers, text, paths): compared as values
+            return None if _plain_equal(result, reference, rtol, atol) else f"{result!r:.120} where the reference is {reference!r:.120}"
         for a, b in zip(ours, theirs):
             if a.shape != b.shape:
                 return f"shape {tuple(a.shape)} where the reference has {tuple(b.shape)}"
@@ -198,6 +200,20 @@ def close(rtol: float = 1e-4, atol: float = 1e-6) -> Callable[[Any, Any], str | 
         return None
 
     return compare
+
+
+def _plain_equal(a: Any, b: Any, rtol: float, atol: float) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return abs(a - b) <= atol + rtol * abs(b)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_plain_equal(x, y, rtol, atol) for x, y in zip(a, b))
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(_plain_equal(a[k], b[k], rtol, atol) for k in a)
+    return a == b
 
 
 DEFAULT_COMPARE = close()
