@@ -374,6 +374,10 @@ def test_preprocessing_matches_the_libraries_pil_transforms_within_uint8_roundin
         ({"resize_mode": "crop"}, ValueError, "resize_mode must be one of 'shortest', 'longest', 'squash', 'multiple', got 'crop'"),
         ({"interpolation": "nearest"}, ValueError, "interpolation must be one of 'bicubic', 'bilinear', got 'nearest'"),
         ({"fill": float("inf")}, ValueError, "fill must be finite, got inf"),
+        ({"fill": 1.5}, ValueError, "fill must be <= 1.0, got 1.5"),  # the padding is an image value, in [0, 1]
+        ({"fill": -0.5}, ValueError, "fill must be >= 0.0, got -0.5"),
+        ({"mean": ("0.5", "0.5", "0.5")}, TypeError, "mean must be three numbers (one per RGB channel), got ('0.5', '0.5', '0.5')"),
+        ({"std": (True, 0.5, 0.5)}, TypeError, "std must be three numbers (one per RGB channel), got (True, 0.5, 0.5)"),
     ],
 )
 def test_preprocess_config_rejects_bad_values_by_name(changes, error, message):
@@ -389,7 +393,7 @@ def test_preprocess_config_rejects_bad_values_by_name(changes, error, message):
 
 def test_preprocess_rejects_what_is_not_an_image():
     config = PreprocessConfig(size=8)
-    with pytest.raises(ValueError, match=r"^images must be an IMAGE \[B, H, W, 3\] \(or \[B, H, W, 1\]\) with no empty dim, got shape \(2, 3, 16, 16\)$"):
+    with pytest.raises(ValueError, match=r"^images must be an IMAGE \[B, H, W, 3\] \(or \[B, H, W, 1\]\), got shape \(2, 3, 16, 16\)$"):
         preprocess(torch.rand(2, 3, 16, 16), config)  # channels first
     with pytest.raises(ValueError, match=r"got shape \(0, 16, 16, 3\)$"):
         preprocess(torch.rand(0, 16, 16, 3), config)
@@ -397,6 +401,25 @@ def test_preprocess_rejects_what_is_not_an_image():
         preprocess(torch.zeros(1, 16, 16, 3, dtype=torch.uint8), config)
     with pytest.raises(TypeError, match=r"^config must be a PreprocessConfig, got dict \{'size': 8\}$"):
         preprocess(torch.rand(1, 16, 16, 3), {"size": 8})
+    infinite = torch.rand(2, 16, 16, 3)
+    infinite[1, 3, 5, 0] = float("inf")
+    with pytest.raises(ValueError, match=r"^images must be finite, got 1 NaN/Inf value\(s\) in image\(s\) \[1\]$"):
+        preprocess(infinite, config)
+    with pytest.raises(ValueError, match=r"^images must hold values in \[0, 1\] \(an IMAGE\), got values from 0 to 255; clamp a decoded image, or divide a 0-255 one by 255$"):
+        preprocess(torch.arange(256.0).reshape(1, 16, 16, 1), config)
+    with pytest.raises(ValueError, match=r"^images is on the meta device"):
+        preprocess(torch.empty(1, 16, 16, 3, device="meta"), config)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("mode", ["shortest", "longest", "multiple"])
+def test_preprocess_takes_half_precision_images(dtype, mode):
+    # The CPU has no antialiased resize in half precision: it runs in float32, the result comes back in the images' dtype.
+    images = torch.rand(2, 21, 30, 3, generator=torch.Generator().manual_seed(0)).to(dtype)
+    config = PreprocessConfig(size=12, resize_mode=mode, patch_size=4)
+    pixels = preprocess(images, config)
+    assert pixels.dtype == dtype
+    torch.testing.assert_close(pixels, preprocess(images.float(), config).to(dtype), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("mode", ["bicubic", "bilinear"])
