@@ -6,7 +6,9 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import open_clip
@@ -20,9 +22,11 @@ from safetensors.torch import save_file
 from comfy_editloss.encoders import (
     CheckpointError,
     encode_images,
+    find_model_file,
     load_open_clip_encoder,
     load_timm_encoder,
     preprocess,
+    read_state_dict,
 )
 from comfy_editloss.encoders.models import dinov2_pos_embed
 from comfy_editloss.encoders.preprocess import PreprocessConfig, _resize
@@ -481,3 +485,65 @@ def test_loaders_never_download_and_say_how_to_get_the_file(tmp_path):
         load_timm_encoder("not_a_model", tmp_path / "wrong.pth")
     with pytest.raises(CheckpointError, match=r"architecture 'ViT-Q-99' is not an open_clip model"):
         load_open_clip_encoder("ViT-Q-99", tmp_path / "wrong.pth")
+
+
+@pytest.fixture
+def weight_files(tmp_path):
+    """Files a weights reader meets besides weights: each must be refused by name, none read without end."""
+    state = {"layer.weight": torch.rand(3, 2), "layer.bias": torch.rand(3)}
+    _save(state, tmp_path / "good.safetensors")
+    (tmp_path / "truncated.safetensors").write_bytes((tmp_path / "good.safetensors").read_bytes()[:60])
+    (tmp_path / "empty.safetensors").write_bytes(b"")
+    (tmp_path / "notes.safetensors").write_text("not weights\n" * 20)
+    torch.save({"epoch": 3, "lr": [0.1, 0.01]}, tmp_path / "no_tensors.pt")
+    os.mkfifo(tmp_path / "fifo.pth")
+    (tmp_path / "folder.pth").mkdir()
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("truncated.safetensors", r"truncated\.safetensors: cannot read it as safetensors \(SafetensorError: "),
+        ("empty.safetensors", r"empty\.safetensors: cannot read it as safetensors \(SafetensorError: "),
+        ("notes.safetensors", r"notes\.safetensors: cannot read it as safetensors \(SafetensorError: "),
+        ("no_tensors.pt", r"no_tensors\.pt: holds no tensors \(got 2 entries, none a tensor\)$"),
+        ("fifo.pth", r"fifo\.pth: not a regular file \(a folder, FIFO or device\)$"),
+        ("folder.pth", r"folder\.pth: not a regular file \(a folder, FIFO or device\)$"),
+        ("/dev/zero", r"^/dev/zero: not a regular file \(a folder, FIFO or device\)$"),
+        ("missing.pth", r"missing\.pth: no such file$"),
+    ],
+)
+def test_read_state_dict_refuses_what_holds_no_weights_by_name(weight_files, name, message):
+    if name == "/dev/zero" and not Path(name).exists():
+        pytest.skip("no /dev/zero here")
+    with pytest.raises(CheckpointError, match=message):
+        read_state_dict(weight_files / name)
+
+
+def test_read_state_dict_checks_its_arguments(weight_files):
+    assert set(read_state_dict(str(weight_files / "good.safetensors"))) == {"layer.weight", "layer.bias"}
+    with pytest.raises(TypeError, match=r"^path must be a path \(a str or os.PathLike\), got NoneType None$"):
+        read_state_dict(None)
+    with pytest.raises(ValueError, match=r"^path must name a file, got an empty path$"):
+        read_state_dict("")
+    with pytest.raises(TypeError, match=r"^trusted_jit must be True or False, got int 1$"):
+        read_state_dict(weight_files / "good.safetensors", trusted_jit=1)
+
+
+def test_find_model_file_checks_names_and_folders(weight_files):
+    empty = weight_files / "empty_folder"
+    empty.mkdir()
+    assert find_model_file("good.safetensors", [empty, weight_files]) == weight_files / "good.safetensors"
+    assert find_model_file("good.safetensors", (f for f in [str(empty), str(weight_files)])) == weight_files / "good.safetensors"  # any iterable
+    assert find_model_file("folder.pth", [weight_files]) == weight_files / "folder.pth"  # a hub folder is a model
+    with pytest.raises(TypeError, match=r"^folders must be an iterable of folder paths \(a list or tuple\), got str '"):
+        find_model_file("good.safetensors", str(weight_files))  # would be searched letter by letter
+    with pytest.raises(TypeError, match=r"^each of folders must be a path \(a str or os.PathLike\), got NoneType None$"):
+        find_model_file("good.safetensors", [None, weight_files])
+    with pytest.raises(ValueError, match=r"^name must name a file, got an empty path$"):
+        find_model_file("", [weight_files])  # Path("") is the current folder, which exists
+    with pytest.raises(TypeError, match=r"^name must be a path \(a str or os.PathLike\), got int 3$"):
+        find_model_file(3, [weight_files])
+    with pytest.raises(CheckpointError, match=r"fifo\.pth is not a model file or folder \(it is a FIFO, socket or device\)$"):
+        find_model_file("fifo.pth", [weight_files])
