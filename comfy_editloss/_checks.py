@@ -238,3 +238,9 @@ def finite_or_raise(
         f"{what} overflows {result.dtype} although every input is finite ({largest_name} holds magnitudes up to "
         f"{largest:g}): compute in float64, or scale the inputs down"
     )
+
+
+def check_callback(value: object, name: str) -> None:
+    """An optional callback (progress, interrupt check): ``None`` or something callable."""
+    if value is not None and not callable(value):
+        raise TypeError(f"{name} must be callable (or None), got {describe(value)}")

@@ -21,6 +21,9 @@ from safetensors.torch import save_file
 
 from comfy_editloss.encoders import (
     CheckpointError,
+    OpenCLIPImageEncoder,
+    TimmImageEncoder,
+    WeightFreeImageEncoder,
     encode_images,
     find_model_file,
     load_open_clip_encoder,
@@ -547,3 +550,105 @@ def test_find_model_file_checks_names_and_folders(weight_files):
         find_model_file(3, [weight_files])
     with pytest.raises(CheckpointError, match=r"fifo\.pth is not a model file or folder \(it is a FIFO, socket or device\)$"):
         find_model_file("fifo.pth", [weight_files])
+
+
+@pytest.fixture(scope="module")
+def test_vit_file(tmp_path_factory):
+    """timm's smallest ViT (test_vit: 16-pixel patches, 64 wide) with random weights, in a file."""
+    torch.manual_seed(0)
+    model = timm.create_model("test_vit", pretrained=False, num_classes=0, dynamic_img_size=True)
+    path = tmp_path_factory.mktemp("test_vit") / "test_vit.safetensors"
+    _save(model.state_dict(), path)
+    return path
+
+
+def test_encode_images_checks_every_input_by_name(test_vit_file):
+    encoder = load_timm_encoder("test_vit", test_vit_file, image_size=32)
+    images = torch.rand(3, 20, 20, 3)
+    assert encode_images(encoder, images, batch_size=2).global_embedding.shape == (3, 64)
+    cases = [
+        (dict(images=images[:0]), ValueError, r"^images must hold at least one image of at least 1x1 pixels, got shape \(0, 20, 20, 3\)$"),
+        (dict(images=images[:, :0]), ValueError, r"^images must hold at least one image of at least 1x1 pixels, got shape \(3, 0, 20, 3\)$"),
+        (dict(batch_size=2.5), TypeError, r"^batch_size must be an int, got float 2\.5$"),
+        (dict(batch_size=True), TypeError, r"^batch_size must be an int, got bool True$"),
+        (dict(batch_size=0), ValueError, r"^batch_size must be >= 1, got 0$"),
+        (dict(config=0), TypeError, r"^config must be a PreprocessConfig, got int 0$"),
+        (dict(progress="print"), TypeError, r"^progress must be callable \(or None\), got str 'print'$"),
+        (dict(check_interrupt=1), TypeError, r"^check_interrupt must be callable \(or None\), got int 1$"),
+        (dict(encoder="x"), TypeError, r"^encoder must be an ImageEncoder \(load_open_clip_encoder, load_timm_encoder, WeightFreeImageEncoder\), got str 'x'$"),
+        (dict(encoder=torch.nn.Linear(3, 3)), TypeError, r"^encoder must be an ImageEncoder .*, got a Linear module$"),
+    ]
+    for changes, error, message in cases:
+        arguments = dict(encoder=encoder, images=images, batch_size=2) | changes
+        with pytest.raises(error, match=message):
+            encode_images(**arguments)
+
+
+def test_loaders_check_devices_and_options_by_name(test_vit_file):
+    absent = f"cuda:{torch.cuda.device_count()}"
+    for load in (
+        lambda **changes: load_timm_encoder(**(dict(architecture="test_vit", checkpoint=test_vit_file) | changes)),
+        lambda **changes: load_open_clip_encoder(**(dict(architecture="ViT-S-32", checkpoint=test_vit_file) | changes)),
+    ):
+        with pytest.raises(ValueError, match=r"^device must be a device such as 'cpu', 'cuda' or 'cuda:1', got 'gpu'$"):
+            load(device="gpu")
+        with pytest.raises(ValueError, match=rf"^device is '{absent}' but this machine has {torch.cuda.device_count()} cuda device\(s\)$"):
+            load(device=absent)
+        with pytest.raises(ValueError, match=r"^device must be a device that holds values, got 'meta'$"):
+            load(device="meta")
+        with pytest.raises(TypeError, match=r"^device must be a torch.device or a device string such as 'cpu' or 'cuda:0', got int 0$"):
+            load(device=0)
+        with pytest.raises(TypeError, match=r"^architecture must be a string, got NoneType None$"):
+            load(architecture=None)
+        with pytest.raises(TypeError, match=r"^checkpoint must be a path \(a str or os.PathLike\), got int 3$"):
+            load(checkpoint=3)
+    with pytest.raises(TypeError, match=r"^trusted_jit must be True or False, got str 'yes'$"):
+        load_open_clip_encoder("ViT-S-32", test_vit_file, trusted_jit="yes")
+    assert next(load_timm_encoder("test_vit", test_vit_file, device=torch.device("cpu")).parameters()).device.type == "cpu"
+
+
+def test_loaders_refuse_weights_of_another_shape_or_not_finite(test_vit_file, tmp_path):
+    state = read_state_dict(test_vit_file)
+    reshaped = dict(state, **{"pos_embed": state["pos_embed"][:, :-1]})
+    _save(reshaped, tmp_path / "reshaped.safetensors")
+    with pytest.raises(CheckpointError, match=r"reshaped\.safetensors does not fit timm's test_vit: missing \[\], unexpected \[\], of another shape: pos_embed \(1, 100, 64\) where the model has \(1, 101, 64\)$"):
+        load_timm_encoder("test_vit", tmp_path / "reshaped.safetensors")
+    poisoned = dict(state, **{"blocks.0.attn.qkv.weight": state["blocks.0.attn.qkv.weight"].clone()})
+    poisoned["blocks.0.attn.qkv.weight"][3, 4] = float("nan")
+    _save(poisoned, tmp_path / "nan.safetensors")
+    with pytest.raises(CheckpointError, match=r"nan\.safetensors: the weight blocks\.0\.attn\.qkv\.weight holds 1 NaN/Inf value\(s\); the file is damaged"):
+        load_timm_encoder("test_vit", tmp_path / "nan.safetensors")
+    from open_clip.model import _build_vision_tower
+
+    vision_cfg = {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 16}
+    tower_state = _build_vision_tower(16, dict(vision_cfg)).state_dict()
+    tower_state["proj"] = tower_state["proj"].clone().fill_(float("inf"))
+    (tmp_path / "open_clip_config.json").write_text(json.dumps({"model_cfg": {"embed_dim": 16, "vision_cfg": vision_cfg}}))
+    _save(tower_state, tmp_path / "open_clip_model.safetensors")
+    with pytest.raises(CheckpointError, match=r"open_clip_model\.safetensors: the weight proj holds 512 NaN/Inf value\(s\)"):
+        load_open_clip_encoder("", tmp_path)
+
+
+def test_encoder_classes_check_their_arguments(clip_model, test_vit_file):
+    config = PreprocessConfig(size=32)
+    images = torch.rand(1, 20, 20, 3)
+    with pytest.raises(TypeError, match=r"^visual must be an open_clip image tower \(VisionTransformer, ModifiedResNet, TimmModel\), got a Linear module$"):
+        OpenCLIPImageEncoder(torch.nn.Linear(2, 2), "tower", config)
+    with pytest.raises(TypeError, match=r"^visual must be an open_clip image tower .* \(pass the model's \.visual\), got a CLIP module$"):
+        OpenCLIPImageEncoder(clip_model, "tower", config)
+    with pytest.raises(TypeError, match=r"^name must be a string, got NoneType None$"):
+        OpenCLIPImageEncoder(clip_model.visual, None, config)
+    with pytest.raises(TypeError, match=r"^config must be a PreprocessConfig, got str 'shortest'$"):
+        OpenCLIPImageEncoder(clip_model.visual, "tower", "shortest")
+    model = load_timm_encoder("test_vit", test_vit_file, image_size=32).model
+    with pytest.raises(TypeError, match=r"^model must be a timm model \(with forward_features and forward_head\), got a Linear module$"):
+        TimmImageEncoder(torch.nn.Linear(2, 2), "test_vit", config)
+    with pytest.raises(ValueError, match=r"^global_pool must be one of 'cls', 'mean', 'head', got 'avg'$"):
+        TimmImageEncoder(model, "test_vit", config, global_pool="avg")
+    encoder = TimmImageEncoder(model, "test_vit", config)
+    with pytest.raises(TypeError, match=r"^config must be a PreprocessConfig, got int 0$"):
+        encoder(images, 0)  # was taken for "the encoder's own"
+    with pytest.raises(TypeError, match=r"^config must be a PreprocessConfig, got dict \{'size': 4\}$"):
+        WeightFreeImageEncoder(patch_size=4)(images, {"size": 4})  # the weight-free encoder does not use it, but a wrong one is wrong
+    with pytest.raises(TypeError, match=r"^patch_size must be an int, got float 4\.0$"):
+        WeightFreeImageEncoder(patch_size=4.0)

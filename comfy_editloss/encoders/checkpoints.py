@@ -162,6 +162,10 @@ def _listed(names: list[str]) -> str:
     return f"{names[:5]}{'...' if len(names) > 5 else ''}"
 
 
+def _joined(items: list[str]) -> str:
+    return "; ".join(items[:5]) + ("; ..." if len(items) > 5 else "")
+
+
 def fit_problems(expected: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor]) -> str | None:
     """What keeps ``state`` from loading exactly into a model whose state dict is ``expected``:
     tensors missing, unexpected, of another shape, or integer where the model holds floating point
@@ -169,18 +173,18 @@ def fit_problems(expected: Mapping[str, torch.Tensor], state: Mapping[str, torch
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     shapes = [
-        f"{k} {tuple(state[k].shape)} (the model's: {tuple(v.shape)})"
+        f"{k} {tuple(state[k].shape)} where the model has {tuple(v.shape)}"
         for k, v in expected.items()
         if k in state and tuple(state[k].shape) != tuple(v.shape)
     ]
-    kinds = [f"{k} {state[k].dtype}" for k, v in expected.items() if k in state and v.is_floating_point() and not state[k].is_floating_point()]
+    kinds = [f"{k} ({state[k].dtype})" for k, v in expected.items() if k in state and v.is_floating_point() and not state[k].is_floating_point()]
     if not (missing or unexpected or shapes or kinds):
         return None
     parts = [f"missing {_listed(missing)}", f"unexpected {_listed(unexpected)}"]
     if shapes:
-        parts.append(f"of another shape {_listed(shapes)}")
+        parts.append(f"of another shape: {_joined(shapes)}")
     if kinds:
-        parts.append(f"not floating point {_listed(kinds)}")
+        parts.append(f"not floating point: {_joined(kinds)}")
     return ", ".join(parts)
 
 
