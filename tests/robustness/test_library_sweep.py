@@ -9,12 +9,14 @@ import pkgutil
 import pytest
 
 import comfy_editloss
+import entries_depth
+import entries_encoders
 import entries_losses
 from sweep import FAILURES, sweep
 
 # The library's public modules; every public name is one of their __all__.
-PUBLIC_MODULES = ("comfy_editloss.losses",)
-ENTRY_MODULES = (entries_losses,)
+PUBLIC_MODULES = ("comfy_editloss.losses", "comfy_editloss.encoders", "comfy_editloss.depth")
+ENTRY_MODULES = (entries_losses, entries_encoders, entries_depth)
 ENTRIES = {entry.name: entry for module in ENTRY_MODULES for entry in module.ENTRIES}
 
 
