@@ -321,3 +321,9 @@ def _existing(value: object, name: str, what: str, error: type[ValueError]) -> t
         if exc.errno == errno.ELOOP:
             raise error(f"{what} {path} is a symlink loop") from None
         raise error(f"cannot read {what} {path}: {exc.strerror}") from None
+
+
+def check_callback(value: object, name: str) -> None:
+    """An optional callback (progress, interrupt check): ``None`` or something callable."""
+    if value is not None and not callable(value):
+        raise TypeError(f"{name} must be callable (or None), got {describe(value)}")

@@ -4,6 +4,7 @@ weights. Equality with the official code is in test_depth_official.py (needs tha
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -230,9 +231,110 @@ def test_estimate_depth_batches_reports_progress_and_stops_on_interrupt(estimato
 
 def test_bad_images_and_batch_sizes_are_refused(estimators):
     estimator = estimators["midas_v21_small_256"]
-    with pytest.raises(ValueError, match=r"images must be an IMAGE \[B,H,W,3\] float tensor .* got a torch.float32 tensor of shape \(2, 3, 8, 8\)"):
+    with pytest.raises(ValueError, match=r"^images must be an IMAGE \[B, H, W, 3\] \(or \[B, H, W, 1\]\), got shape \(2, 3, 8, 8\)$"):
         estimator(torch.zeros(2, 3, 8, 8))
-    with pytest.raises(ValueError, match="batch_size must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match="^batch_size must be >= 1, got 0$"):
         estimate_depth(estimator, _images(1, 8, 8), batch_size=0)
-    with pytest.raises(ValueError, match="images must be an IMAGE"):
+    with pytest.raises(ValueError, match=r"^images must hold at least one image of at least 1x1 pixels, got shape \(0, 8, 8, 3\)$"):
         estimate_depth(estimator, torch.zeros(0, 8, 8, 3))
+
+
+def test_state_dicts_are_checked_by_name():
+    arch = ARCHITECTURES["depth_anything_v2_vits"]
+    cases = [
+        (lambda: detect_architecture(None), TypeError, r"^state must be a state dict \(a mapping of names to tensors\), got NoneType None$"),
+        (lambda: detect_architecture([("a.weight", torch.zeros(1))]), TypeError, r"^state must be a state dict \(a mapping of names to tensors\), got a list of length 1$"),
+        (lambda: detect_architecture({}), ValueError, r"^state must hold tensors, got an empty mapping$"),
+        (lambda: detect_architecture({"a.weight": 1.0}), TypeError, r"^state\['a\.weight'\] must be a tensor, got float 1\.0$"),
+        (lambda: convert_state_dict({3: torch.zeros(1)}, arch), TypeError, r"^state must have string names, got int 3$"),
+        (lambda: model_from_state_dict("weights.pth"), TypeError, r"^state must be a state dict \(a mapping of names to tensors\), got str 'weights\.pth'$"),
+        (lambda: detect_architecture({"fc.weight": torch.zeros(2, 2)}), CheckpointError, r"^state dict: not a supported depth model \(Depth Anything V2"),
+    ]
+    for call, error, message in cases:
+        with pytest.raises(error, match=message):
+            call()
+
+
+@pytest.fixture(scope="module")
+def midas_small_state():
+    return random_depth_checkpoint("midas_v21_small_256")
+
+
+def test_model_from_state_dict_refuses_what_does_not_fit_it(midas_small_state):
+    state = midas_small_state
+    last = "scratch.output_conv.4.weight"
+    poisoned = state[last].clone()
+    poisoned.view(-1)[7] = float("nan")
+    cases = [
+        (dict(state=dict(state, **{last: torch.zeros(2, 32, 1, 1)})), CheckpointError,
+         r"^state dict: holds MiDaS v2\.1 small 256 but does not fit it: missing \[\], unexpected \[\], of another shape: scratch\.output_conv\.4\.weight \(2, 32, 1, 1\) where the model has \(1, 32, 1, 1\)$"),
+        (dict(state=dict(state, **{last: torch.zeros(1, 32, 1, 1, dtype=torch.int64)})), CheckpointError,
+         r"^state dict: holds MiDaS v2\.1 small 256 but does not fit it: missing \[\], unexpected \[\], not floating point: scratch\.output_conv\.4\.weight \(torch\.int64\)$"),
+        (dict(state=dict(state, **{last: poisoned})), CheckpointError, r"^state dict: the weight scratch\.output_conv\.4\.weight holds 1 NaN/Inf value\(s\)"),
+        (dict(state=state, dtype="fp16"), TypeError, r"^dtype must be a floating-point torch\.dtype \(torch\.float32, torch\.float16, torch\.bfloat16 or torch\.float64\), got str 'fp16'$"),
+        (dict(state=state, dtype=torch.int64), TypeError, r"^dtype must be a floating-point torch\.dtype .*, got dtype torch\.int64$"),
+        (dict(state=state, device="gpu"), ValueError, r"^device must be a device such as 'cpu', 'cuda' or 'cuda:1', got 'gpu'$"),
+    ]
+    for arguments, error, message in cases:
+        with pytest.raises(error, match=message):
+            model_from_state_dict(**arguments)
+    model, _ = model_from_state_dict(state, dtype=torch.bfloat16)
+    assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
+
+
+def test_architectures_are_checked_by_name():
+    arch = ARCHITECTURES["depth_anything_v2_vits"]
+    with pytest.raises(TypeError, match=r"^arch must be a DepthArchitecture \(a value of ARCHITECTURES\), got NoneType None$"):
+        build_model(None)
+    with pytest.raises(TypeError, match=r"^arch must be a DepthArchitecture \(a value of ARCHITECTURES\), got str 'depth_anything_v2_vits'$"):
+        build_model("depth_anything_v2_vits")
+    with pytest.raises(ValueError, match=r"^arch must be one of ARCHITECTURES \(depth_anything_v2_vits, .*\), got a DepthArchitecture 'depth_anything_v2_vits' that differs from all$"):
+        build_model(dataclasses.replace(arch, timm_name="not_a_timm_model"))  # was timm's RuntimeError
+    with pytest.raises(TypeError, match=r"^arch must be a DepthArchitecture"):
+        convert_state_dict({"a": torch.zeros(1)}, arch.name)
+
+
+def test_the_estimator_checks_its_network_size_and_images(estimators):
+    estimator = estimators["midas_v21_small_256"]
+    network, arch = estimator.network, estimator.arch
+    with pytest.raises(TypeError, match=r"^network must be the MidasSmall network of MiDaS v2\.1 small 256 \(from model_from_state_dict\), got a Conv2d module$"):
+        DepthEstimator(torch.nn.Conv2d(3, 1, 1), arch)
+    with pytest.raises(TypeError, match=r"^network must be the MidasSmall network .*, got a DepthAnythingV2 module$"):
+        DepthEstimator(estimators["depth_anything_v2_vits"].network, arch)
+    with pytest.raises(TypeError, match=r"^input_size must be an int, got float 64\.0$"):
+        DepthEstimator(network, arch, input_size=64.0)  # was truncated
+    with pytest.raises(ValueError, match=r"^input_size must be >= 32 for MiDaS v2\.1 small 256, got 0$"):
+        DepthEstimator(network, arch, input_size=0)  # was taken for the default, 256
+    assert DepthEstimator(network, arch).input_size == 256
+    images = _images(2, 9, 13)
+    nan = images.clone()
+    nan[1, 4, 4, 2] = float("nan")
+    with pytest.raises(ValueError, match=r"^images must be finite, got 1 NaN/Inf value\(s\) in image\(s\) \[1\]$"):
+        estimator(nan)
+    with pytest.raises(ValueError, match=r"^images must hold values in \[0, 1\] \(an IMAGE\), got values from 0\S* to 2\d\d\S*; clamp"):
+        estimator(images * 255)
+    with pytest.raises(ValueError, match=r"^images is on the meta device"):
+        estimator(images.to("meta"))
+    with pytest.raises(TypeError, match=r"^estimator must be a DepthEstimator \(load_depth_estimator\), got a Conv2d module$"):
+        estimate_depth(torch.nn.Conv2d(3, 1, 1), images)
+    with pytest.raises(TypeError, match=r"^progress must be callable \(or None\), got str 'print'$"):
+        estimate_depth(estimator, images, progress="print")
+    with pytest.raises(TypeError, match=r"^batch_size must be an int, got float 2\.5$"):
+        estimate_depth(estimator, images, batch_size=2.5)
+
+
+def test_the_loader_checks_its_options_and_file(tmp_path, midas_small_state):
+    torch.save(midas_small_state, tmp_path / "midas.pt")
+    with pytest.raises(ValueError, match=r"^device must be a device such as 'cpu', 'cuda' or 'cuda:1', got 'gpu'$"):
+        load_depth_estimator(tmp_path / "midas.pt", device="gpu")
+    with pytest.raises(ValueError, match=rf"^device is 'cuda:{torch.cuda.device_count()}' but this machine has {torch.cuda.device_count()} cuda device\(s\)$"):
+        load_depth_estimator(tmp_path / "midas.pt", device=f"cuda:{torch.cuda.device_count()}")
+    with pytest.raises(TypeError, match=r"^checkpoint must be a path \(a str or os\.PathLike\), got NoneType None$"):
+        load_depth_estimator(None)
+    (tmp_path / "folder.pth").mkdir()
+    with pytest.raises(CheckpointError, match=r"folder\.pth: not a regular file \(a folder, FIFO or device\)$"):
+        load_depth_estimator(tmp_path / "folder.pth")
+    poisoned = dict(midas_small_state, **{"scratch.output_conv.4.bias": torch.tensor([float("inf")])})
+    torch.save(poisoned, tmp_path / "inf.pt")
+    with pytest.raises(CheckpointError, match=r"inf\.pt: the weight scratch\.output_conv\.4\.bias holds 1 NaN/Inf value\(s\)"):
+        load_depth_estimator(tmp_path / "inf.pt")

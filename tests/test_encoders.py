@@ -6,7 +6,9 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import open_clip
@@ -19,10 +21,15 @@ from safetensors.torch import save_file
 
 from comfy_editloss.encoders import (
     CheckpointError,
+    OpenCLIPImageEncoder,
+    TimmImageEncoder,
+    WeightFreeImageEncoder,
     encode_images,
+    find_model_file,
     load_open_clip_encoder,
     load_timm_encoder,
     preprocess,
+    read_state_dict,
 )
 from comfy_editloss.encoders.models import dinov2_pos_embed
 from comfy_editloss.encoders.preprocess import PreprocessConfig, _resize
@@ -374,6 +381,10 @@ def test_preprocessing_matches_the_libraries_pil_transforms_within_uint8_roundin
         ({"resize_mode": "crop"}, ValueError, "resize_mode must be one of 'shortest', 'longest', 'squash', 'multiple', got 'crop'"),
         ({"interpolation": "nearest"}, ValueError, "interpolation must be one of 'bicubic', 'bilinear', got 'nearest'"),
         ({"fill": float("inf")}, ValueError, "fill must be finite, got inf"),
+        ({"fill": 1.5}, ValueError, "fill must be <= 1.0, got 1.5"),  # the padding is an image value, in [0, 1]
+        ({"fill": -0.5}, ValueError, "fill must be >= 0.0, got -0.5"),
+        ({"mean": ("0.5", "0.5", "0.5")}, TypeError, "mean must be three numbers (one per RGB channel), got ('0.5', '0.5', '0.5')"),
+        ({"std": (True, 0.5, 0.5)}, TypeError, "std must be three numbers (one per RGB channel), got (True, 0.5, 0.5)"),
     ],
 )
 def test_preprocess_config_rejects_bad_values_by_name(changes, error, message):
@@ -389,7 +400,7 @@ def test_preprocess_config_rejects_bad_values_by_name(changes, error, message):
 
 def test_preprocess_rejects_what_is_not_an_image():
     config = PreprocessConfig(size=8)
-    with pytest.raises(ValueError, match=r"^images must be an IMAGE \[B, H, W, 3\] \(or \[B, H, W, 1\]\) with no empty dim, got shape \(2, 3, 16, 16\)$"):
+    with pytest.raises(ValueError, match=r"^images must be an IMAGE \[B, H, W, 3\] \(or \[B, H, W, 1\]\), got shape \(2, 3, 16, 16\)$"):
         preprocess(torch.rand(2, 3, 16, 16), config)  # channels first
     with pytest.raises(ValueError, match=r"got shape \(0, 16, 16, 3\)$"):
         preprocess(torch.rand(0, 16, 16, 3), config)
@@ -397,6 +408,25 @@ def test_preprocess_rejects_what_is_not_an_image():
         preprocess(torch.zeros(1, 16, 16, 3, dtype=torch.uint8), config)
     with pytest.raises(TypeError, match=r"^config must be a PreprocessConfig, got dict \{'size': 8\}$"):
         preprocess(torch.rand(1, 16, 16, 3), {"size": 8})
+    infinite = torch.rand(2, 16, 16, 3)
+    infinite[1, 3, 5, 0] = float("inf")
+    with pytest.raises(ValueError, match=r"^images must be finite, got 1 NaN/Inf value\(s\) in image\(s\) \[1\]$"):
+        preprocess(infinite, config)
+    with pytest.raises(ValueError, match=r"^images must hold values in \[0, 1\] \(an IMAGE\), got values from 0 to 255; clamp a decoded image, or divide a 0-255 one by 255$"):
+        preprocess(torch.arange(256.0).reshape(1, 16, 16, 1), config)
+    with pytest.raises(ValueError, match=r"^images is on the meta device"):
+        preprocess(torch.empty(1, 16, 16, 3, device="meta"), config)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("mode", ["shortest", "longest", "multiple"])
+def test_preprocess_takes_half_precision_images(dtype, mode):
+    # The CPU has no antialiased resize in half precision: it runs in float32, the result comes back in the images' dtype.
+    images = torch.rand(2, 21, 30, 3, generator=torch.Generator().manual_seed(0)).to(dtype)
+    config = PreprocessConfig(size=12, resize_mode=mode, patch_size=4)
+    pixels = preprocess(images, config)
+    assert pixels.dtype == dtype
+    torch.testing.assert_close(pixels, preprocess(images.float(), config).to(dtype), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("mode", ["bicubic", "bilinear"])
@@ -458,3 +488,167 @@ def test_loaders_never_download_and_say_how_to_get_the_file(tmp_path):
         load_timm_encoder("not_a_model", tmp_path / "wrong.pth")
     with pytest.raises(CheckpointError, match=r"architecture 'ViT-Q-99' is not an open_clip model"):
         load_open_clip_encoder("ViT-Q-99", tmp_path / "wrong.pth")
+
+
+@pytest.fixture
+def weight_files(tmp_path):
+    """Files a weights reader meets besides weights: each must be refused by name, none read without end."""
+    state = {"layer.weight": torch.rand(3, 2), "layer.bias": torch.rand(3)}
+    _save(state, tmp_path / "good.safetensors")
+    (tmp_path / "truncated.safetensors").write_bytes((tmp_path / "good.safetensors").read_bytes()[:60])
+    (tmp_path / "empty.safetensors").write_bytes(b"")
+    (tmp_path / "notes.safetensors").write_text("not weights\n" * 20)
+    torch.save({"epoch": 3, "lr": [0.1, 0.01]}, tmp_path / "no_tensors.pt")
+    os.mkfifo(tmp_path / "fifo.pth")
+    (tmp_path / "folder.pth").mkdir()
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("truncated.safetensors", r"truncated\.safetensors: cannot read it as safetensors \(SafetensorError: "),
+        ("empty.safetensors", r"empty\.safetensors: cannot read it as safetensors \(SafetensorError: "),
+        ("notes.safetensors", r"notes\.safetensors: cannot read it as safetensors \(SafetensorError: "),
+        ("no_tensors.pt", r"no_tensors\.pt: holds no tensors \(got 2 entries, none a tensor\)$"),
+        ("fifo.pth", r"fifo\.pth: not a regular file \(a folder, FIFO or device\)$"),
+        ("folder.pth", r"folder\.pth: not a regular file \(a folder, FIFO or device\)$"),
+        ("/dev/zero", r"^/dev/zero: not a regular file \(a folder, FIFO or device\)$"),
+        ("missing.pth", r"missing\.pth: no such file$"),
+    ],
+)
+def test_read_state_dict_refuses_what_holds_no_weights_by_name(weight_files, name, message):
+    if name == "/dev/zero" and not Path(name).exists():
+        pytest.skip("no /dev/zero here")
+    with pytest.raises(CheckpointError, match=message):
+        read_state_dict(weight_files / name)
+
+
+def test_read_state_dict_checks_its_arguments(weight_files):
+    assert set(read_state_dict(str(weight_files / "good.safetensors"))) == {"layer.weight", "layer.bias"}
+    with pytest.raises(TypeError, match=r"^path must be a path \(a str or os.PathLike\), got NoneType None$"):
+        read_state_dict(None)
+    with pytest.raises(ValueError, match=r"^path must name a file, got an empty path$"):
+        read_state_dict("")
+    with pytest.raises(TypeError, match=r"^trusted_jit must be True or False, got int 1$"):
+        read_state_dict(weight_files / "good.safetensors", trusted_jit=1)
+
+
+def test_find_model_file_checks_names_and_folders(weight_files):
+    empty = weight_files / "empty_folder"
+    empty.mkdir()
+    assert find_model_file("good.safetensors", [empty, weight_files]) == weight_files / "good.safetensors"
+    assert find_model_file("good.safetensors", (f for f in [str(empty), str(weight_files)])) == weight_files / "good.safetensors"  # any iterable
+    assert find_model_file("folder.pth", [weight_files]) == weight_files / "folder.pth"  # a hub folder is a model
+    with pytest.raises(TypeError, match=r"^folders must be an iterable of folder paths \(a list or tuple\), got str '"):
+        find_model_file("good.safetensors", str(weight_files))  # would be searched letter by letter
+    with pytest.raises(TypeError, match=r"^each of folders must be a path \(a str or os.PathLike\), got NoneType None$"):
+        find_model_file("good.safetensors", [None, weight_files])
+    with pytest.raises(ValueError, match=r"^name must name a file, got an empty path$"):
+        find_model_file("", [weight_files])  # Path("") is the current folder, which exists
+    with pytest.raises(TypeError, match=r"^name must be a path \(a str or os.PathLike\), got int 3$"):
+        find_model_file(3, [weight_files])
+    with pytest.raises(CheckpointError, match=r"fifo\.pth is not a model file or folder \(it is a FIFO, socket or device\)$"):
+        find_model_file("fifo.pth", [weight_files])
+
+
+@pytest.fixture(scope="module")
+def test_vit_file(tmp_path_factory):
+    """timm's smallest ViT (test_vit: 16-pixel patches, 64 wide) with random weights, in a file."""
+    torch.manual_seed(0)
+    model = timm.create_model("test_vit", pretrained=False, num_classes=0, dynamic_img_size=True)
+    path = tmp_path_factory.mktemp("test_vit") / "test_vit.safetensors"
+    _save(model.state_dict(), path)
+    return path
+
+
+def test_encode_images_checks_every_input_by_name(test_vit_file):
+    encoder = load_timm_encoder("test_vit", test_vit_file, image_size=32)
+    images = torch.rand(3, 20, 20, 3)
+    assert encode_images(encoder, images, batch_size=2).global_embedding.shape == (3, 64)
+    cases = [
+        (dict(images=images[:0]), ValueError, r"^images must hold at least one image of at least 1x1 pixels, got shape \(0, 20, 20, 3\)$"),
+        (dict(images=images[:, :0]), ValueError, r"^images must hold at least one image of at least 1x1 pixels, got shape \(3, 0, 20, 3\)$"),
+        (dict(batch_size=2.5), TypeError, r"^batch_size must be an int, got float 2\.5$"),
+        (dict(batch_size=True), TypeError, r"^batch_size must be an int, got bool True$"),
+        (dict(batch_size=0), ValueError, r"^batch_size must be >= 1, got 0$"),
+        (dict(config=0), TypeError, r"^config must be a PreprocessConfig, got int 0$"),
+        (dict(progress="print"), TypeError, r"^progress must be callable \(or None\), got str 'print'$"),
+        (dict(check_interrupt=1), TypeError, r"^check_interrupt must be callable \(or None\), got int 1$"),
+        (dict(encoder="x"), TypeError, r"^encoder must be an ImageEncoder \(load_open_clip_encoder, load_timm_encoder, WeightFreeImageEncoder\), got str 'x'$"),
+        (dict(encoder=torch.nn.Linear(3, 3)), TypeError, r"^encoder must be an ImageEncoder .*, got a Linear module$"),
+    ]
+    for changes, error, message in cases:
+        arguments = dict(encoder=encoder, images=images, batch_size=2) | changes
+        with pytest.raises(error, match=message):
+            encode_images(**arguments)
+
+
+def test_loaders_check_devices_and_options_by_name(test_vit_file):
+    absent = f"cuda:{torch.cuda.device_count()}"
+    for load in (
+        lambda **changes: load_timm_encoder(**(dict(architecture="test_vit", checkpoint=test_vit_file) | changes)),
+        lambda **changes: load_open_clip_encoder(**(dict(architecture="ViT-S-32", checkpoint=test_vit_file) | changes)),
+    ):
+        with pytest.raises(ValueError, match=r"^device must be a device such as 'cpu', 'cuda' or 'cuda:1', got 'gpu'$"):
+            load(device="gpu")
+        with pytest.raises(ValueError, match=rf"^device is '{absent}' but this machine has {torch.cuda.device_count()} cuda device\(s\)$"):
+            load(device=absent)
+        with pytest.raises(ValueError, match=r"^device must be a device that holds values, got 'meta'$"):
+            load(device="meta")
+        with pytest.raises(TypeError, match=r"^device must be a torch.device or a device string such as 'cpu' or 'cuda:0', got int 0$"):
+            load(device=0)
+        with pytest.raises(TypeError, match=r"^architecture must be a string, got NoneType None$"):
+            load(architecture=None)
+        with pytest.raises(TypeError, match=r"^checkpoint must be a path \(a str or os.PathLike\), got int 3$"):
+            load(checkpoint=3)
+    with pytest.raises(TypeError, match=r"^trusted_jit must be True or False, got str 'yes'$"):
+        load_open_clip_encoder("ViT-S-32", test_vit_file, trusted_jit="yes")
+    assert next(load_timm_encoder("test_vit", test_vit_file, device=torch.device("cpu")).parameters()).device.type == "cpu"
+
+
+def test_loaders_refuse_weights_of_another_shape_or_not_finite(test_vit_file, tmp_path):
+    state = read_state_dict(test_vit_file)
+    reshaped = dict(state, **{"pos_embed": state["pos_embed"][:, :-1]})
+    _save(reshaped, tmp_path / "reshaped.safetensors")
+    with pytest.raises(CheckpointError, match=r"reshaped\.safetensors does not fit timm's test_vit: missing \[\], unexpected \[\], of another shape: pos_embed \(1, 100, 64\) where the model has \(1, 101, 64\)$"):
+        load_timm_encoder("test_vit", tmp_path / "reshaped.safetensors")
+    poisoned = dict(state, **{"blocks.0.attn.qkv.weight": state["blocks.0.attn.qkv.weight"].clone()})
+    poisoned["blocks.0.attn.qkv.weight"][3, 4] = float("nan")
+    _save(poisoned, tmp_path / "nan.safetensors")
+    with pytest.raises(CheckpointError, match=r"nan\.safetensors: the weight blocks\.0\.attn\.qkv\.weight holds 1 NaN/Inf value\(s\); the file is damaged"):
+        load_timm_encoder("test_vit", tmp_path / "nan.safetensors")
+    from open_clip.model import _build_vision_tower
+
+    vision_cfg = {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 16}
+    tower_state = _build_vision_tower(16, dict(vision_cfg)).state_dict()
+    tower_state["proj"] = tower_state["proj"].clone().fill_(float("inf"))
+    (tmp_path / "open_clip_config.json").write_text(json.dumps({"model_cfg": {"embed_dim": 16, "vision_cfg": vision_cfg}}))
+    _save(tower_state, tmp_path / "open_clip_model.safetensors")
+    with pytest.raises(CheckpointError, match=r"open_clip_model\.safetensors: the weight proj holds 512 NaN/Inf value\(s\)"):
+        load_open_clip_encoder("", tmp_path)
+
+
+def test_encoder_classes_check_their_arguments(clip_model, test_vit_file):
+    config = PreprocessConfig(size=32)
+    images = torch.rand(1, 20, 20, 3)
+    with pytest.raises(TypeError, match=r"^visual must be an open_clip image tower \(VisionTransformer, ModifiedResNet, TimmModel\), got a Linear module$"):
+        OpenCLIPImageEncoder(torch.nn.Linear(2, 2), "tower", config)
+    with pytest.raises(TypeError, match=r"^visual must be an open_clip image tower .* \(pass the model's \.visual\), got a CLIP module$"):
+        OpenCLIPImageEncoder(clip_model, "tower", config)
+    with pytest.raises(TypeError, match=r"^name must be a string, got NoneType None$"):
+        OpenCLIPImageEncoder(clip_model.visual, None, config)
+    with pytest.raises(TypeError, match=r"^config must be a PreprocessConfig, got str 'shortest'$"):
+        OpenCLIPImageEncoder(clip_model.visual, "tower", "shortest")
+    model = load_timm_encoder("test_vit", test_vit_file, image_size=32).model
+    with pytest.raises(TypeError, match=r"^model must be a timm model \(with forward_features and forward_head\), got a Linear module$"):
+        TimmImageEncoder(torch.nn.Linear(2, 2), "test_vit", config)
+    with pytest.raises(ValueError, match=r"^global_pool must be one of 'cls', 'mean', 'head', got 'avg'$"):
+        TimmImageEncoder(model, "test_vit", config, global_pool="avg")
+    encoder = TimmImageEncoder(model, "test_vit", config)
+    with pytest.raises(TypeError, match=r"^config must be a PreprocessConfig, got int 0$"):
+        encoder(images, 0)  # was taken for "the encoder's own"
+    with pytest.raises(TypeError, match=r"^config must be a PreprocessConfig, got dict \{'size': 4\}$"):
+        WeightFreeImageEncoder(patch_size=4)(images, {"size": 4})  # the weight-free encoder does not use it, but a wrong one is wrong
+    with pytest.raises(TypeError, match=r"^patch_size must be an int, got float 4\.0$"):
+        WeightFreeImageEncoder(patch_size=4.0)

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_choice, describe
-from ..encoders.checkpoints import CheckpointError, read_state_dict
+from .._checks import check_callback, check_choice, check_int, describe
+from ..encoders.checkpoints import CheckpointError, as_path, check_finite_parameters, check_state_dict, fit_problems, read_state_dict
 from ..encoders.models import _dtype as storage_dtype
+from ..encoders.models import check_device, describe_model
+from ..encoders.preprocess import check_image
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 RESIZE_METHODS = ("lower_bound", "upper_bound", "minimal")
@@ -85,12 +86,27 @@ _DA_BY_WIDTH = {384: "depth_anything_v2_vits", 768: "depth_anything_v2_vitb", 10
 _DPT_BY_WIDTH = {768: "midas_dpt_base_384", 1024: "midas_dpt_large_384"}
 
 
+def check_architecture(arch: object, name: str = "arch") -> DepthArchitecture:
+    """One of :data:`ARCHITECTURES` (a changed copy describes no checkpoint this code can build)."""
+    if not isinstance(arch, DepthArchitecture):
+        raise TypeError(f"{name} must be a DepthArchitecture (a value of ARCHITECTURES), got {describe_model(arch)}")
+    if ARCHITECTURES.get(arch.name) != arch:
+        raise ValueError(f"{name} must be one of ARCHITECTURES ({', '.join(ARCHITECTURES)}), got a DepthArchitecture {arch.name!r} that differs from all")
+    return arch
+
+
 def detect_architecture(state: Mapping[str, torch.Tensor]) -> DepthArchitecture:
     """The architecture of a checkpoint, read from its tensor names and shapes.
 
     Raises:
-        CheckpointError: for a file that is no supported depth model, naming what it looks like.
+        CheckpointError: for a state dict of no supported depth model, naming what it looks like.
+        TypeError, ValueError: for ``state`` that is no state dict (see ``check_state_dict``).
     """
+    return _detect_architecture(check_state_dict(state), "state dict")
+
+
+def _detect_architecture(state: Mapping[str, torch.Tensor], source: str) -> DepthArchitecture:
+    """:func:`detect_architecture`, its errors starting with ``source`` (the file, when loading one)."""
     keys = set(state)
 
     def width(key: str) -> int:
@@ -100,32 +116,34 @@ def detect_architecture(state: Mapping[str, torch.Tensor]) -> DepthArchitecture:
         dim = int(state["pretrained.patch_embed.proj.weight"].shape[0])
         if dim in _DA_BY_WIDTH and tuple(state["pretrained.patch_embed.proj.weight"].shape[-2:]) == (14, 14):
             return ARCHITECTURES[_DA_BY_WIDTH[dim]]
-        raise CheckpointError(f"looks like Depth Anything but its ViT is {dim} wide with patch {tuple(state['pretrained.patch_embed.proj.weight'].shape[-2:])}: not V2 Small/Base/Large/Giant")
+        raise CheckpointError(f"{source}: looks like Depth Anything but its ViT is {dim} wide with patch {tuple(state['pretrained.patch_embed.proj.weight'].shape[-2:])}: not V2 Small/Base/Large/Giant")
     if any(k.startswith("pretrained.model.patch_embed.backbone.") for k in keys):
-        raise CheckpointError("this is MiDaS DPT-Hybrid (ResNet-50 + ViT-B, e.g. dpt_hybrid_384.pt): not supported; use dpt_large_384.pt, dpt_base_384.pt or Depth Anything V2")
+        raise CheckpointError(f"{source}: this is MiDaS DPT-Hybrid (ResNet-50 + ViT-B, e.g. dpt_hybrid_384.pt): not supported; use dpt_large_384.pt, dpt_base_384.pt or Depth Anything V2")
     if "pretrained.model.pos_embed" in keys and "scratch.refinenet4.out_conv.weight" in keys:
         if any(".attn.relative_position" in k for k in keys) or any("layers.0.blocks" in k for k in keys):
-            raise CheckpointError("this is a MiDaS v3.1 BEiT/Swin model: not supported; use dpt_large_384.pt, dpt_base_384.pt or Depth Anything V2")
+            raise CheckpointError(f"{source}: this is a MiDaS v3.1 BEiT/Swin model: not supported; use dpt_large_384.pt, dpt_base_384.pt or Depth Anything V2")
         dim = width("pretrained.model.pos_embed")
         patch = tuple(state["pretrained.model.patch_embed.proj.weight"].shape[-2:]) if "pretrained.model.patch_embed.proj.weight" in keys else None
         if dim in _DPT_BY_WIDTH and patch == (16, 16):
             return ARCHITECTURES[_DPT_BY_WIDTH[dim]]
-        raise CheckpointError(f"looks like a MiDaS DPT but its ViT is {dim} wide with patch {patch}: only ViT-B/16 and ViT-L/16 (384) are supported")
+        raise CheckpointError(f"{source}: looks like a MiDaS DPT but its ViT is {dim} wide with patch {patch}: only ViT-B/16 and ViT-L/16 (384) are supported")
     if "pretrained.layer1.0.weight" in keys and "scratch.refinenet1.out_conv.weight" in keys:
         stem = tuple(state["pretrained.layer1.0.weight"].shape)
         if stem == (32, 3, 3, 3) and "pretrained.layer4.1.0.conv_pw.weight" in keys:
             return ARCHITECTURES["midas_v21_small_256"]
-        raise CheckpointError(f"looks like MiDaS v2.x with a stem of shape {stem} (e.g. midas_v21_384.pt on ResNeXt-101): not supported; use midas_v21_small_256.pt")
+        raise CheckpointError(f"{source}: looks like MiDaS v2.x with a stem of shape {stem} (e.g. midas_v21_384.pt on ResNeXt-101): not supported; use midas_v21_small_256.pt")
     sample = ", ".join(sorted(keys)[:4])
     raise CheckpointError(
-        f"not a supported depth model (Depth Anything V2 vits/vitb/vitl/vitg, MiDaS dpt_large_384/dpt_base_384/"
+        f"{source}: not a supported depth model (Depth Anything V2 vits/vitb/vitl/vitg, MiDaS dpt_large_384/dpt_base_384/"
         f"midas_v21_small_256): {len(keys)} tensors, e.g. {sample}"
     )
 
 
 def convert_state_dict(state: Mapping[str, torch.Tensor], arch: DepthArchitecture) -> dict[str, torch.Tensor]:
     """Official names -> ours: the same, except DINOv2-Giant's SwiGLU (``w12``/``w3``), which timm
-    calls ``fc1``/``fc2`` (the same packed layout)."""
+    calls ``fc1``/``fc2`` (the same packed layout). The tensors are not copied."""
+    check_state_dict(state)
+    check_architecture(arch)
     out = {}
     for key, value in state.items():
         if arch.name.startswith("depth_anything") and ".mlp.w" in key:
@@ -136,6 +154,7 @@ def convert_state_dict(state: Mapping[str, torch.Tensor], arch: DepthArchitectur
 
 def build_model(arch: DepthArchitecture) -> nn.Module:
     """The network of ``arch`` with freshly initialised weights (use the ``meta`` device to skip that)."""
+    check_architecture(arch)
     import timm  # noqa: PLC0415
 
     from .models import DepthAnythingV2, MidasDPT, MidasSmall  # noqa: PLC0415
@@ -151,21 +170,30 @@ def build_model(arch: DepthArchitecture) -> nn.Module:
 
 
 def model_from_state_dict(state: Mapping[str, torch.Tensor], dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu") -> tuple[nn.Module, DepthArchitecture]:
-    """Detect, build (on the meta device: no random initialisation) and load ``state`` strictly."""
-    arch = detect_architecture(state)
-    converted = {k: (v.to(device=device, dtype=dtype) if v.is_floating_point() else v.to(device)) for k, v in convert_state_dict(state, arch).items()}
+    """Detect, build (on the meta device: no random initialisation) and load ``state`` strictly: every
+    tensor of the architecture present, none extra, each of its shape, floating point and finite.
+
+    The network's weights are ``state``'s tensors where no cast or move was needed (not copies)."""
+    check_state_dict(state)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating-point torch.dtype (torch.float32, torch.float16, torch.bfloat16 or torch.float64), got {describe(dtype)}")
+    return _model_from_state_dict(state, dtype, check_device(device), "state dict")
+
+
+def _model_from_state_dict(state: Mapping[str, torch.Tensor], dtype: torch.dtype, device: torch.device, source: str) -> tuple[nn.Module, DepthArchitecture]:
+    arch = _detect_architecture(state, source)
+    converted = convert_state_dict(state, arch)
     with torch.device("meta"):
         model = build_model(arch)
-    result = model.load_state_dict(converted, strict=False, assign=True)
-    if result.missing_keys or result.unexpected_keys:
-        raise CheckpointError(
-            f"the file holds {arch.title} but does not fit it: missing {sorted(result.missing_keys)[:5]}"
-            f"{'...' if len(result.missing_keys) > 5 else ''}, unexpected {sorted(result.unexpected_keys)[:5]}"
-            f"{'...' if len(result.unexpected_keys) > 5 else ''}"
-        )
+    problems = fit_problems(model.state_dict(), converted)
+    if problems:
+        raise CheckpointError(f"{source}: holds {arch.title} but does not fit it: {problems}")
+    converted = {k: (v.to(device=device, dtype=dtype) if v.is_floating_point() else v.to(device)) for k, v in converted.items()}
+    model.load_state_dict(converted, strict=True, assign=True)
     left = [name for name, t in list(model.named_parameters()) + list(model.named_buffers()) if t.is_meta]
     if left:
-        raise CheckpointError(f"{arch.title}: no value for {left[:5]}")
+        raise CheckpointError(f"{source}: {arch.title}: no value for {left[:5]}")
+    check_finite_parameters(model, source)
     return model.eval().requires_grad_(False), arch
 
 
@@ -191,9 +219,13 @@ def _target_size(height: int, width: int, arch: DepthArchitecture, input_size: i
     return constrain(scale_h * height), constrain(scale_w * width)
 
 
-def _check_images(images: object) -> None:
-    if not isinstance(images, torch.Tensor) or not images.is_floating_point() or images.dim() != 4 or images.shape[-1] not in (1, 3) or 0 in images.shape:
-        raise ValueError(f"images must be an IMAGE [B,H,W,3] float tensor in [0,1] with no empty dim, got {describe(images)}")
+def _check_network(network: object, arch: DepthArchitecture) -> None:
+    """``network`` is of the class ``build_model(arch)`` builds (torch.compile's wrapper looked through)."""
+    from .models import DepthAnythingV2, MidasDPT, MidasSmall  # noqa: PLC0415
+
+    expected = DepthAnythingV2 if arch.name.startswith("depth_anything") else MidasDPT if arch.name.startswith("midas_dpt") else MidasSmall
+    if not isinstance(getattr(network, "_orig_mod", network), expected):
+        raise TypeError(f"network must be the {expected.__name__} network of {arch.title} (from model_from_state_dict), got {describe_model(network)}")
 
 
 class DepthEstimator(nn.Module):
@@ -204,12 +236,16 @@ class DepthEstimator(nn.Module):
     """
 
     def __init__(self, network: nn.Module, arch: DepthArchitecture, input_size: int | None = None):
+        check_architecture(arch)
+        _check_network(network, arch)
+        if input_size is not None:
+            check_int(input_size, "input_size")
+            if input_size < arch.multiple_of:
+                raise ValueError(f"input_size must be >= {arch.multiple_of} for {arch.title}, got {input_size}")
         super().__init__()
         self.network = network
         self.arch = arch
-        self.input_size = int(input_size or arch.input_size)
-        if self.input_size < arch.multiple_of:
-            raise ValueError(f"input_size must be >= {arch.multiple_of} for {arch.title}, got {input_size}")
+        self.input_size = arch.input_size if input_size is None else input_size
 
     @property
     def name(self) -> str:
@@ -231,7 +267,7 @@ class DepthEstimator(nn.Module):
         return (x - mean) / std
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        _check_images(images)
+        check_image(images)
         parameter = next(self.network.parameters())
         height, width = images.shape[1:3]
         pixels = self.preprocess(images.to(device=parameter.device, dtype=torch.float32)).to(parameter.dtype)
@@ -267,17 +303,14 @@ def load_depth_estimator(
         >>> est = load_depth_estimator("models/editloss_depth/depth_anything_v2_vits.pth")  # doctest: +SKIP
         >>> disparity = est(images)  # [B,1,H,W]  # doctest: +SKIP
     """
+    path = as_path(checkpoint, "checkpoint")
     check_choice(precision, "precision", PRECISIONS)
+    device = check_device(device)
     if input_size is not None and (isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 1):
         raise ValueError(f"input_size must be None (the model's own) or an integer >= 1, got {input_size!r}")
-    path = Path(checkpoint)
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(f"depth model file {str(checkpoint)!r} not found")
-    device = torch.device(device)
-    try:
-        network, arch = model_from_state_dict(read_state_dict(path), _dtype(precision, device), device)
-    except CheckpointError as exc:
-        raise CheckpointError(f"{path}: {exc}") from None
+    network, arch = _model_from_state_dict(read_state_dict(path), _dtype(precision, device), device, str(path))
     return DepthEstimator(network, arch, input_size)
 
 
@@ -290,9 +323,12 @@ def estimate_depth(
 ) -> torch.Tensor:
     """Run ``estimator`` over IMAGEs ``[B,H,W,3]`` in chunks: ``[B,1,H,W]`` float32 on the CPU.
     ``check_interrupt()`` runs before each chunk (it raises to stop), ``progress(done, total)`` after."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    _check_images(images)
+    if not isinstance(getattr(estimator, "_orig_mod", estimator), DepthEstimator):
+        raise TypeError(f"estimator must be a DepthEstimator (load_depth_estimator), got {describe_model(estimator)}")
+    check_image(images)
+    check_int(batch_size, "batch_size", minimum=1)
+    check_callback(progress, "progress")
+    check_callback(check_interrupt, "check_interrupt")
     out = []
     total = int(images.shape[0])
     for start in range(0, total, batch_size):

@@ -16,17 +16,21 @@ from typing import Callable
 
 import torch
 
+from .._checks import check_callback, check_int
 from .checkpoints import CheckpointError, find_model_file, read_state_dict
 from .models import (
+    GLOBAL_POOLS,
+    PRECISIONS,
     EncoderOutput,
     ImageEncoder,
     OpenCLIPImageEncoder,
     TimmImageEncoder,
     WeightFreeImageEncoder,
+    describe_model,
     load_open_clip_encoder,
     load_timm_encoder,
 )
-from .preprocess import PreprocessConfig, preprocess
+from .preprocess import INTERPOLATIONS, RESIZE_MODES, PreprocessConfig, check_config, check_image, preprocess
 from .weightfree import KINDS, gradient_embedding, pixel_embedding, weight_free_embedding
 
 
@@ -38,13 +42,21 @@ def encode_images(
     progress: Callable[[int, int], None] | None = None,
     check_interrupt: Callable[[], None] | None = None,
 ) -> EncoderOutput:
-    """Encode a batch of IMAGEs ``[B, H, W, 3]`` in chunks of ``batch_size``.
+    """Encode a batch of IMAGEs ``[B, H, W, 3]`` (at least one) in chunks of ``batch_size``.
 
-    ``progress(done, total)`` is called after each chunk and ``check_interrupt()`` before it (it
-    raises to stop). Outputs stay on the encoder's device, in float32.
+    ``config`` replaces the encoder's preprocessing (``None``: its own). ``progress(done, total)`` is
+    called after each chunk and ``check_interrupt()`` before it (it raises to stop). Outputs stay on
+    the encoder's device, in float32.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    # torch.compile wraps a module in another class; the encoder is the wrapped one.
+    if not isinstance(getattr(encoder, "_orig_mod", encoder), ImageEncoder):
+        raise TypeError(f"encoder must be an ImageEncoder (load_open_clip_encoder, load_timm_encoder, WeightFreeImageEncoder), got {describe_model(encoder)}")
+    check_image(images)
+    check_int(batch_size, "batch_size", minimum=1)
+    if config is not None:
+        check_config(config)
+    check_callback(progress, "progress")
+    check_callback(check_interrupt, "check_interrupt")
     parameter = next(encoder.parameters(), None)
     device = parameter.device if parameter is not None else images.device
     globals_, patches = [], []
@@ -62,7 +74,11 @@ def encode_images(
 
 
 __all__ = [
+    "GLOBAL_POOLS",
+    "INTERPOLATIONS",
     "KINDS",
+    "PRECISIONS",
+    "RESIZE_MODES",
     "CheckpointError",
     "EncoderOutput",
     "ImageEncoder",

@@ -17,6 +17,8 @@ from typing import Iterable, Mapping
 
 import torch
 
+from .._checks import check_bool, describe
+
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 
 
@@ -24,22 +26,42 @@ class CheckpointError(ValueError):
     """A weights file that cannot be found or read, with what to do about it."""
 
 
+def as_path(value: object, name: str) -> Path:
+    """A non-empty ``str`` or ``os.PathLike`` as a ``Path`` (``Path("")`` would be the current folder)."""
+    if isinstance(value, bool) or not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (a str or os.PathLike), got {describe(value)}")
+    if not str(value):
+        raise ValueError(f"{name} must name a file, got an empty path")
+    return Path(value)
+
+
+def _model_file_or_folder(path: Path) -> Path:
+    """``path`` if it is a regular file or a folder: a FIFO or a device (``/dev/zero``) is no model, and
+    reading one would block or never end."""
+    if not (path.is_file() or path.is_dir()):
+        raise CheckpointError(f"{path} is not a model file or folder (it is a FIFO, socket or device)")
+    return path
+
+
 def find_model_file(name: str | os.PathLike, folders: Iterable[str | os.PathLike] = ()) -> Path:
     """A model file or folder: an existing path, or a name found in one of ``folders``.
 
     Raises:
         CheckpointError: naming the file and every folder searched.
+        TypeError: for a name that is no path, or ``folders`` that is no iterable of paths (a single
+            string is refused: it would be searched letter by letter).
     """
-    path = Path(name).expanduser()
+    path = as_path(name, "name").expanduser()
+    if isinstance(folders, (str, bytes)) or not isinstance(folders, Iterable):
+        raise TypeError(f"folders must be an iterable of folder paths (a list or tuple), got {describe(folders)}")
+    folders = [as_path(folder, "each of folders").expanduser() for folder in folders]
     if path.exists():
-        return path
-    searched = []
+        return _model_file_or_folder(path)
     for folder in folders:
-        candidate = Path(folder).expanduser() / str(name)
-        searched.append(str(Path(folder).expanduser()))
+        candidate = folder / str(name)
         if candidate.exists():
-            return candidate
-    where = ", ".join(searched) if searched else "(no model folders given)"
+            return _model_file_or_folder(candidate)
+    where = ", ".join(str(folder) for folder in folders) if folders else "(no model folders given)"
     raise CheckpointError(f"model file {str(name)!r} not found; searched: {where}")
 
 
@@ -51,14 +73,26 @@ def is_torchscript_archive(path: Path) -> bool:
 
 
 def read_state_dict(path: str | os.PathLike, trusted_jit: bool = False) -> dict[str, torch.Tensor]:
-    """The tensors of a weights file, unwrapped from training checkpoints."""
-    path = Path(path)
+    """The tensors of a weights file, unwrapped from training checkpoints.
+
+    Raises:
+        CheckpointError: for what is no regular file (a folder, a FIFO, a device such as ``/dev/zero``:
+            never read), a file that cannot be read as weights (truncated, another format), a file
+            holding no tensors, and a TorchScript archive unless ``trusted_jit``.
+    """
+    path = as_path(path, "path")
+    check_bool(trusted_jit, "trusted_jit")
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such file")
     if not path.is_file():
-        raise CheckpointError(f"{path}: not a file")
+        raise CheckpointError(f"{path}: not a regular file (a folder, FIFO or device)")
     if path.suffix.lower() == ".safetensors":
         from safetensors.torch import load_file  # noqa: PLC0415
 
-        state = load_file(str(path), device="cpu")
+        try:
+            state = load_file(str(path), device="cpu")
+        except Exception as exc:  # noqa: BLE001 - safetensors' own error type; the message is what matters
+            raise CheckpointError(f"{path}: cannot read it as safetensors ({type(exc).__name__}: {exc})") from None
     elif is_torchscript_archive(path):
         if not trusted_jit:
             raise CheckpointError(
@@ -84,9 +118,10 @@ def unwrap_state_dict(state: object, path: Path | str = "<state dict>") -> dict[
             if isinstance(inner, Mapping) and inner and all(isinstance(v, torch.Tensor) for v in inner.values()):
                 state = inner
                 break
-    if not isinstance(state, Mapping) or not state:
-        raise CheckpointError(f"{path}: holds no tensors (got {type(state).__name__})")
-    tensors = {str(k): v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    tensors = {str(k): v for k, v in state.items() if isinstance(v, torch.Tensor)} if isinstance(state, Mapping) else {}
+    if not tensors:
+        what = f"{len(state)} entries, none a tensor" if isinstance(state, Mapping) else type(state).__name__
+        raise CheckpointError(f"{path}: holds no tensors (got {what})")
     if tensors and all(k.startswith("module.") for k in tensors):
         tensors = {k[len("module.") :]: v for k, v in tensors.items()}
     return tensors
@@ -107,3 +142,61 @@ def find_weights_in_folder(folder: Path, names: Iterable[str]) -> Path:
     if len(found) == 1:
         return folder / found[0]
     raise CheckpointError(f"{folder}: no weights file found (looked for {', '.join(names)}; found {found or 'none'})")
+
+
+def check_state_dict(state: object, name: str = "state") -> Mapping[str, torch.Tensor]:
+    """A state dict: a non-empty mapping of string names to tensors."""
+    if not isinstance(state, Mapping):
+        raise TypeError(f"{name} must be a state dict (a mapping of names to tensors), got {describe(state)}")
+    if not state:
+        raise ValueError(f"{name} must hold tensors, got an empty mapping")
+    for key, value in state.items():
+        if not isinstance(key, str):
+            raise TypeError(f"{name} must have string names, got {describe(key)}")
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"{name}[{key!r}] must be a tensor, got {describe(value)}")
+    return state
+
+
+def _listed(names: list[str]) -> str:
+    return f"{names[:5]}{'...' if len(names) > 5 else ''}"
+
+
+def _joined(items: list[str]) -> str:
+    return "; ".join(items[:5]) + ("; ..." if len(items) > 5 else "")
+
+
+def fit_problems(expected: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor]) -> str | None:
+    """What keeps ``state`` from loading exactly into a model whose state dict is ``expected``:
+    tensors missing, unexpected, of another shape, or integer where the model holds floating point
+    (``load_state_dict`` would raise for the shapes, and assign would store integer weights)."""
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    shapes = [
+        f"{k} {tuple(state[k].shape)} where the model has {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and tuple(state[k].shape) != tuple(v.shape)
+    ]
+    kinds = [f"{k} ({state[k].dtype})" for k, v in expected.items() if k in state and v.is_floating_point() and not state[k].is_floating_point()]
+    if not (missing or unexpected or shapes or kinds):
+        return None
+    parts = [f"missing {_listed(missing)}", f"unexpected {_listed(unexpected)}"]
+    if shapes:
+        parts.append(f"of another shape: {_joined(shapes)}")
+    if kinds:
+        parts.append(f"not floating point: {_joined(kinds)}")
+    return ", ".join(parts)
+
+
+def check_finite_parameters(module: torch.nn.Module, source: str) -> None:
+    """Refuse weights holding NaN/Inf: every output of such a model is NaN, found far from the file.
+    One reduction and one sync for the whole model; the tensors are searched only when one is bad."""
+    parameters = [(n, p) for n, p in module.named_parameters() if p.is_floating_point() and p.numel() and not p.is_meta]
+    if not parameters:
+        return
+    flags = torch.stack([torch.isfinite(p.detach()).all().to(parameters[0][1].device) for _, p in parameters])
+    if bool(flags.all()):
+        return
+    name, parameter = next((n, p) for (n, p), ok in zip(parameters, flags.tolist()) if not ok)
+    count = int((~torch.isfinite(parameter.detach())).sum())
+    raise CheckpointError(f"{source}: the weight {name} holds {count} NaN/Inf value(s); the file is damaged or was saved from a diverged run")

@@ -20,19 +20,55 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_choice, check_float_tensor
+from .._checks import check_bool, check_choice, check_float_tensor, check_int, describe
 from .checkpoints import (
     WEIGHT_SUFFIXES,
     CheckpointError,
+    as_path,
+    check_finite_parameters,
     find_weights_in_folder,
+    fit_problems,
     is_torchscript_archive,
     read_state_dict,
     strip_prefix,
 )
-from .preprocess import IMAGENET_MEAN, IMAGENET_STD, OPENAI_MEAN, OPENAI_STD, PreprocessConfig, preprocess
+from .preprocess import IMAGENET_MEAN, IMAGENET_STD, OPENAI_MEAN, OPENAI_STD, PreprocessConfig, check_config, preprocess
 
 GLOBAL_POOLS = ("cls", "mean", "head")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+
+def describe_model(value: object) -> str:
+    """A value for an error message; a module by its class (its repr is the whole network)."""
+    return f"a {type(value).__name__} module" if isinstance(value, nn.Module) else describe(value)
+
+
+def check_text(value: object, name: str) -> str:
+    """A name or a label: a ``str`` (``None`` or bytes would reach a cache key or a file name)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {describe(value)}")
+    return value
+
+
+def check_device(device: object, name: str = "device") -> torch.device:
+    """A device that exists here, as a ``torch.device``: a ``torch.device`` or its string ("cpu",
+    "cuda", "cuda:1"). Refused: what torch cannot parse, a GPU this machine does not have (torch
+    would fail later, deep inside a ``.to``), and ``meta``, which holds no weights to run."""
+    if isinstance(device, str):
+        try:
+            device = torch.device(device)
+        except RuntimeError:
+            raise ValueError(f"{name} must be a device such as 'cpu', 'cuda' or 'cuda:1', got {device!r}") from None
+    elif not isinstance(device, torch.device):
+        raise TypeError(f"{name} must be a torch.device or a device string such as 'cpu' or 'cuda:0', got {describe(device)}")
+    if device.type == "meta":
+        raise ValueError(f"{name} must be a device that holds values, got 'meta'")
+    backend = getattr(torch, device.type, None)  # torch.cuda, torch.mps, torch.xpu...
+    if device.type != "cpu" and hasattr(backend, "is_available"):
+        count = (backend.device_count() if hasattr(backend, "device_count") else 1) if backend.is_available() else 0
+        if count == 0 or (device.index or 0) >= count:
+            raise ValueError(f"{name} is {str(device)!r} but this machine has {count} {device.type} device(s)")
+    return device
 
 
 @dataclass
@@ -46,16 +82,17 @@ class ImageEncoder(nn.Module):
 
     def __init__(self, name: str, family: str, config: PreprocessConfig):
         super().__init__()
-        self.name = name
-        self.family = family
-        self.preprocess_config = config
+        self.name = check_text(name, "name")
+        self.family = check_text(family, "family")
+        self.preprocess_config = check_config(config)
 
     def encode_pixels(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised model input ``[B, 3, h, w]`` -> (global ``[B, D]``, patch grid ``[B, h', w', C]``)."""
         raise NotImplementedError
 
     def forward(self, images: torch.Tensor, config: PreprocessConfig | None = None) -> EncoderOutput:
-        pixels = preprocess(images, config or self.preprocess_config)
+        """``config`` replaces the encoder's own preprocessing (``None``: the encoder's own)."""
+        pixels = preprocess(images, self.preprocess_config if config is None else config)
         parameter = next(self.parameters(), None)
         if parameter is not None:
             pixels = pixels.to(device=parameter.device, dtype=parameter.dtype)
@@ -70,22 +107,24 @@ class WeightFreeImageEncoder(ImageEncoder):
     """The weight-free encoder (:func:`comfy_editloss.encoders.weight_free_embedding`) behind the
     interface of the loaded models, so that a graph or a script can switch between it and open_clip,
     timm or CLIP vision without rewiring. It has no weights and no preprocessing: images are encoded
-    at their own size (the grid is the size divided by ``patch_size``)."""
+    at their own size (the grid is the size divided by ``patch_size``); a ``config`` given to
+    ``forward`` is checked, then not used."""
 
     def __init__(self, kind: str = "gradient+pixel", patch_size: int = 16):
         from .weightfree import KINDS  # noqa: PLC0415
 
         check_choice(kind, "kind", KINDS)
-        if isinstance(patch_size, bool) or not isinstance(patch_size, int) or patch_size < 1:
-            raise ValueError(f"patch_size must be an integer >= 1, got {patch_size!r}")
+        check_int(patch_size, "patch_size", minimum=1)
         super().__init__(f"{kind}:{patch_size}", "weight_free", PreprocessConfig(size=patch_size, resize_mode="multiple", patch_size=patch_size))
         self.kind = kind
         self.patch_size = patch_size
 
     def forward(self, images: torch.Tensor, config: PreprocessConfig | None = None) -> EncoderOutput:
-        from .weightfree import check_image, weight_free_embedding  # noqa: PLC0415
+        from .weightfree import weight_free_embedding  # noqa: PLC0415
 
-        patches = weight_free_embedding(check_image(images).float(), self.kind, self.patch_size)
+        if config is not None:
+            check_config(config)
+        patches = weight_free_embedding(images, self.kind, self.patch_size).float()
         return EncoderOutput(F.normalize(patches.mean(dim=(1, 2)), dim=-1), patches)
 
 
@@ -103,12 +142,15 @@ class OpenCLIPImageEncoder(ImageEncoder):
     """open_clip's image tower: ViT (``VisionTransformer``), ResNet (``ModifiedResNet``) or
     timm-backed (``TimmModel``)."""
 
+    TOWERS = ("VisionTransformer", "ModifiedResNet", "TimmModel")
+
     def __init__(self, visual: nn.Module, name: str, config: PreprocessConfig):
+        kind = type(visual).__name__
+        if not isinstance(visual, nn.Module) or kind not in self.TOWERS:
+            hint = " (pass the model's .visual)" if hasattr(visual, "visual") else ""
+            raise TypeError(f"visual must be an open_clip image tower ({', '.join(self.TOWERS)}){hint}, got {describe_model(visual)}")
         super().__init__(name, "open_clip", config)
         self.visual = visual
-        kind = type(visual).__name__
-        if kind not in ("VisionTransformer", "ModifiedResNet", "TimmModel"):
-            raise TypeError(f"unsupported open_clip image tower {kind} for {name}")
         self.kind = kind
 
     def encode_pixels(self, pixels):
@@ -212,6 +254,9 @@ class TimmImageEncoder(ImageEncoder):
     (:func:`dinov2_pos_embed`), so its tokens equal the official model's at every input size."""
 
     def __init__(self, model: nn.Module, name: str, config: PreprocessConfig, global_pool: str = "cls"):
+        if not isinstance(model, nn.Module) or not all(hasattr(model, a) for a in ("forward_features", "forward_head")):
+            raise TypeError(f"model must be a timm model (with forward_features and forward_head), got {describe_model(model)}")
+        check_choice(global_pool, "global_pool", GLOBAL_POOLS)
         super().__init__(name, "timm", config)
         self.model = model
         if global_pool == "cls" and getattr(model, "cls_token", None) is None:
@@ -314,11 +359,14 @@ def load_open_clip_encoder(
         precision: ``"auto"`` (fp16/bf16 on CUDA, fp32 on CPU), ``"fp32"``, ``"fp16"``, ``"bf16"``.
         device: where the model goes.
     """
+    check_text(architecture, "architecture")
+    path = as_path(checkpoint, "checkpoint")
     check_choice(precision, "precision", PRECISIONS)
+    device = check_device(device)
+    check_bool(trusted_jit, "trusted_jit")
     import open_clip  # noqa: PLC0415
     from open_clip.model import _build_vision_tower  # noqa: PLC0415
 
-    path = Path(checkpoint)
     file_cfg: Mapping | None = None
     if not path.exists():
         raise _missing_checkpoint(checkpoint, lambda: _open_clip_source(open_clip, architecture, str(checkpoint)))
@@ -341,16 +389,19 @@ def load_open_clip_encoder(
     jit = is_torchscript_archive(path)
     quick_gelu = bool(model_cfg.get("quick_gelu", False)) or jit
     visual = _build_vision_tower(model_cfg["embed_dim"], dict(model_cfg["vision_cfg"]), quick_gelu=quick_gelu)
-    missing, unexpected = visual.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{path} does not fit {name}'s image tower: missing {sorted(missing)[:5]}{'...' if len(missing) > 5 else ''}, "
-            f"unexpected {sorted(unexpected)[:5]}{'...' if len(unexpected) > 5 else ''}"
-        )
+    _load_exactly(visual, state, f"{path} does not fit {name}'s image tower", path)
     config = _open_clip_preprocess(open_clip, architecture, model_cfg["vision_cfg"], preprocess_cfg)
-    device = torch.device(device)
     encoder = OpenCLIPImageEncoder(visual.eval(), name, config)
     return encoder.to(device=device, dtype=_dtype(precision, device)).requires_grad_(False)
+
+
+def _load_exactly(model: nn.Module, state: Mapping[str, torch.Tensor], misfit: str, path: Path) -> None:
+    """Load every tensor of ``state`` into ``model``, or say what does not fit (``misfit: ...``)."""
+    problems = fit_problems(model.state_dict(), state)
+    if problems:
+        raise CheckpointError(f"{misfit}: {problems}")
+    model.load_state_dict(state, strict=True)
+    check_finite_parameters(model, str(path))
 
 
 def _timm_preprocess(model: nn.Module, image_size: int | None) -> PreprocessConfig:
@@ -386,13 +437,15 @@ def load_timm_encoder(
     size: without registers its position embedding is resampled by Meta's rule
     (:func:`dinov2_pos_embed`) whichever file the weights come from; with registers timm's rule is Meta's.
     """
+    check_text(architecture, "architecture")
+    path = as_path(checkpoint, "checkpoint")
     check_choice(precision, "precision", PRECISIONS)
+    device = check_device(device)
     check_choice(global_pool, "global_pool", GLOBAL_POOLS)
     if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1):
         raise ValueError(f"image_size must be None (the model's own) or an integer >= 1, got {image_size!r}")
     import timm  # noqa: PLC0415
 
-    path = Path(checkpoint)
     if not path.exists():
         raise _missing_checkpoint(checkpoint, lambda: _timm_source(timm, architecture))
     if path.is_dir():
@@ -413,14 +466,8 @@ def load_timm_encoder(
 
         state = checkpoint_filter_fn(state, model)  # Meta's DINOv2 layout -> timm's
     state = {k: v for k, v in state.items() if not k.startswith(("head.", "fc.", "classifier."))}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{path} does not fit timm's {base}: missing {sorted(missing)[:5]}{'...' if len(missing) > 5 else ''}, "
-            f"unexpected {sorted(unexpected)[:5]}{'...' if len(unexpected) > 5 else ''}"
-        )
+    _load_exactly(model, state, f"{path} does not fit timm's {base}", path)
     config = _timm_preprocess(model, image_size)
-    device = torch.device(device)
     encoder = TimmImageEncoder(model.eval(), base, config, global_pool)
     return encoder.to(device=device, dtype=_dtype(precision, device)).requires_grad_(False)
 

@@ -17,12 +17,13 @@ Resize modes (open_clip's names, plus one for models that take any size):
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_choice, check_float_tensor, check_number, describe
+from .._checks import check_choice, check_float_tensor, check_has_values, check_number, describe
 
 RESIZE_MODES = ("shortest", "longest", "squash", "multiple")
 INTERPOLATIONS = ("bicubic", "bilinear")
@@ -30,6 +31,54 @@ OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+_HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+
+def check_image(images: object, name: str = "images", min_size: int = 1) -> torch.Tensor:
+    """A ComfyUI IMAGE: a float tensor ``[B, H, W, 3]`` (or ``[B, H, W, 1]``) of at least one image of
+    at least ``min_size`` pixels a side, every value finite and in [0, 1].
+
+    The values are read (one reduction, one sync): an image out of range (a decoded latent not yet
+    clamped, a [0, 255] image, a [-1, 1] one) would otherwise be encoded as something else."""
+    check_float_tensor(images, name)
+    if images.dim() != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError(f"{name} must be an IMAGE [B, H, W, 3] (or [B, H, W, 1]), got shape {tuple(images.shape)}")
+    if images.shape[0] == 0 or images.shape[1] < min_size or images.shape[2] < min_size:
+        raise ValueError(f"{name} must hold at least one image of at least {min_size}x{min_size} pixels, got shape {tuple(images.shape)}")
+    check_has_values(images, name)
+    values = images.detach()
+    if bool((~((values >= 0) & (values <= 1))).any()):  # NaN fails both comparisons
+        bad = ~torch.isfinite(values)
+        if bool(bad.any()):
+            samples = torch.nonzero(bad.flatten(1).any(dim=1)).flatten().tolist()
+            raise ValueError(f"{name} must be finite, got {int(bad.sum())} NaN/Inf value(s) in image(s) {samples[:8]}")
+        raise ValueError(
+            f"{name} must hold values in [0, 1] (an IMAGE), got values from {float(values.min()):g} to {float(values.max()):g}; "
+            "clamp a decoded image, or divide a 0-255 one by 255"
+        )
+    return images
+
+
+def check_config(config: object, name: str = "config") -> "PreprocessConfig":
+    """A :class:`PreprocessConfig`, duck-typed: inside ComfyUI the pack's nodes use their own copy of
+    this module, whose class is another object."""
+    if not all(hasattr(config, field) for field in ("size", "mean", "std", "resize_mode", "interpolation", "patch_size", "fill")):
+        raise TypeError(f"{name} must be a PreprocessConfig, got {describe(config)}")
+    return config
+
+
+def _rgb_numbers(value: object, name: str) -> tuple[float, float, float]:
+    """Three finite numbers, one per RGB channel (any sequence or a tensor of three; no strings or bools)."""
+    try:
+        items = list(value.tolist() if isinstance(value, torch.Tensor) else value)
+    except TypeError:
+        raise TypeError(f"{name} must be three numbers (one per RGB channel), got {value!r}") from None
+    if isinstance(value, (str, bytes)) or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in items):
+        raise TypeError(f"{name} must be three numbers (one per RGB channel), got {value!r}")
+    triple = tuple(float(v) for v in items)
+    if len(triple) != 3 or not all(math.isfinite(v) for v in triple):
+        raise ValueError(f"{name} must be three finite numbers (one per RGB channel), got {value!r}")
+    return triple
 
 
 @dataclass(frozen=True)
@@ -40,7 +89,7 @@ class PreprocessConfig:
     resize_mode: str = "shortest"
     interpolation: str = "bicubic"
     patch_size: int = 1  # for "multiple"
-    fill: float = 0.0  # for "longest"
+    fill: float = 0.0  # for "longest": the padding's value, in the image's [0, 1]
 
     def __post_init__(self) -> None:
         for name in ("size", "patch_size"):
@@ -48,19 +97,13 @@ class PreprocessConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         for name in ("mean", "std"):
-            value = getattr(self, name)
-            try:
-                numbers = tuple(float(v) for v in value)
-            except (TypeError, ValueError):
-                raise TypeError(f"{name} must be three numbers (one per RGB channel), got {value!r}") from None
-            if len(numbers) != 3 or not all(math.isfinite(v) for v in numbers):
-                raise ValueError(f"{name} must be three finite numbers (one per RGB channel), got {value!r}")
-            if name == "std" and min(numbers) <= 0:
-                raise ValueError(f"std must be > 0 for every channel, got {value!r}")
-            object.__setattr__(self, name, numbers)
+            triple = _rgb_numbers(getattr(self, name), name)
+            if name == "std" and min(triple) <= 0:
+                raise ValueError(f"std must be > 0 for every channel, got {getattr(self, name)!r}")
+            object.__setattr__(self, name, triple)
         check_choice(self.resize_mode, "resize_mode", RESIZE_MODES)
         check_choice(self.interpolation, "interpolation", INTERPOLATIONS)
-        object.__setattr__(self, "fill", check_number(self.fill, "fill"))
+        object.__setattr__(self, "fill", check_number(self.fill, "fill", minimum=0.0, maximum=1.0))
 
     def with_overrides(self, **changes) -> "PreprocessConfig":
         changes = {k: v for k, v in changes.items() if v not in (None, "", "default", 0)}
@@ -90,14 +133,14 @@ def output_size(height: int, width: int, config: PreprocessConfig) -> tuple[int,
 
 
 def preprocess(images: torch.Tensor, config: PreprocessConfig) -> torch.Tensor:
-    """IMAGE ``[B, H, W, 3]`` in [0, 1] -> normalised model input ``[B, 3, h, w]`` (differentiable)."""
-    check_float_tensor(images, "images")
-    if images.dim() != 4 or images.shape[-1] not in (1, 3) or 0 in images.shape:
-        raise ValueError(f"images must be an IMAGE [B, H, W, 3] (or [B, H, W, 1]) with no empty dim, got shape {tuple(images.shape)}")
-    # Duck-typed: inside ComfyUI the pack's nodes use their own copy of this module.
-    if not all(hasattr(config, field) for field in ("size", "mean", "std", "resize_mode", "interpolation", "patch_size", "fill")):
-        raise TypeError(f"config must be a PreprocessConfig, got {describe(config)}")
+    """IMAGE ``[B, H, W, 3]`` in [0, 1] -> normalised model input ``[B, 3, h, w]`` (differentiable), in
+    the images' dtype. Half-precision images are resized in float32: the CPU has no antialiased
+    resize in half precision, and float32 loses nothing the model would see."""
+    check_image(images)
+    check_config(config)
     x = images.permute(0, 3, 1, 2)
+    if x.dtype in _HALF_DTYPES:
+        x = x.float()
     if x.shape[1] == 1:
         x = x.expand(-1, 3, -1, -1)
     height, width = x.shape[-2:]
@@ -124,4 +167,4 @@ def preprocess(images: torch.Tensor, config: PreprocessConfig) -> torch.Tensor:
         x = F.pad(x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2), value=config.fill)
     mean = torch.tensor(config.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
     std = torch.tensor(config.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-    return (x - mean) / std
+    return ((x - mean) / std).to(images.dtype)

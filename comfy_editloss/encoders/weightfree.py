@@ -8,8 +8,9 @@ differentiable, so every workflow and training loop can use them before download
   It sees colour and coarse layout.
 * :func:`weight_free_embedding`: either, or both concatenated (the default for the workflows).
 
-All take a ComfyUI IMAGE ``[B, H, W, C]`` (C = 1 or 3) in [0, 1] and return a grid embedding
-``[B, h, w, D]`` with ``h = round(H / patch_size)``, ``w = round(W / patch_size)``.
+All take a ComfyUI IMAGE ``[B, H, W, C]`` (C = 1 or 3) in [0, 1] (values outside it, NaN included,
+are refused) and return a grid embedding ``[B, h, w, D]`` with ``h = round(H / patch_size)``,
+``w = round(W / patch_size)``, in the images' dtype; half precision is computed in float32.
 
 Orientation without ``atan2``: for each pixel the per-channel gradients ``(g_x, g_y)`` are summed
 into the structure tensor ``J``; its doubled-angle vector :math:`(J_{xx} - J_{yy}, 2 J_{xy})`
@@ -25,19 +26,21 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_choice, check_float_tensor, check_number
+from .._checks import check_choice, check_int
+from .preprocess import check_image
 
 KINDS = ("gradient", "pixel", "gradient+pixel")
 _SOBEL = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 8.0
+# The sides of the smallest image with a gradient (one pixel has none).
+MIN_SIZE = 2
 
 
-def check_image(images: object, name: str = "images") -> torch.Tensor:
-    check_float_tensor(images, name)
-    if images.dim() != 4 or images.shape[-1] not in (1, 3):
-        raise ValueError(f"{name} must be an IMAGE [B, H, W, 3] (or [B, H, W, 1]), got shape {tuple(images.shape)}")
-    if images.shape[0] == 0 or images.shape[1] < 2 or images.shape[2] < 2:
-        raise ValueError(f"{name} must hold at least one image of at least 2x2 pixels, got shape {tuple(images.shape)}")
-    return images
+def _working_copy(images: torch.Tensor) -> torch.Tensor:
+    """The images as ``[B, C, H, W]`` in at least float32. In half precision the gradient energies
+    (squares of differences of pixels) fall below float16's normal range, and any epsilon that
+    float16 can hold swamps them: the descriptor came out 6-7% off."""
+    channels = images.permute(0, 3, 1, 2)
+    return channels.float() if channels.dtype in (torch.float16, torch.bfloat16) else channels
 
 
 def grid_size(height: int, width: int, patch_size: int) -> tuple[int, int]:
@@ -90,13 +93,13 @@ def gradient_embedding(
     local energy around the patch (3x3 patches) plus the image's mean energy: the descriptor follows
     shapes, weak textures stay small, and flat areas stay near zero.
     """
-    check_image(images)
-    patch_size = int(check_number(patch_size, "patch_size", minimum=1))
-    bins = int(check_number(bins, "bins", minimum=2))
-    scales = int(check_number(scales, "scales", minimum=1))
-    shift_tolerance = int(check_number(shift_tolerance, "shift_tolerance", minimum=0))
+    check_image(images, min_size=MIN_SIZE)
+    patch_size = check_int(patch_size, "patch_size", minimum=1)
+    bins = check_int(bins, "bins", minimum=2)
+    scales = check_int(scales, "scales", minimum=1)
+    shift_tolerance = check_int(shift_tolerance, "shift_tolerance", minimum=0)
     grid = grid_size(images.shape[1], images.shape[2], patch_size)
-    channels = images.permute(0, 3, 1, 2)
+    channels = _working_copy(images)
     parts = []
     for level in range(scales):
         if level:
@@ -115,7 +118,7 @@ def gradient_embedding(
     features = torch.cat(parts, dim=1)
     if len(parts) < scales:  # a tiny image: keep D fixed by repeating the coarsest scale
         features = torch.cat([features] + [parts[-1]] * (scales - len(parts)), dim=1)
-    return features.permute(0, 2, 3, 1).contiguous()
+    return features.permute(0, 2, 3, 1).to(images.dtype).contiguous()
 
 
 def pixel_embedding(images: torch.Tensor, patch_size: int = 16, sub: int = 2, blur: int = 3) -> torch.Tensor:
@@ -124,18 +127,18 @@ def pixel_embedding(images: torch.Tensor, patch_size: int = 16, sub: int = 2, bl
     The image is first box-blurred over ``2 * blur + 1`` pixels so that a shift of a pixel or two
     moves colour between neighbouring cells only a little.
     """
-    check_image(images)
-    patch_size = int(check_number(patch_size, "patch_size", minimum=1))
-    sub = int(check_number(sub, "sub", minimum=1))
-    blur = int(check_number(blur, "blur", minimum=0))
+    check_image(images, min_size=MIN_SIZE)
+    patch_size = check_int(patch_size, "patch_size", minimum=1)
+    sub = check_int(sub, "sub", minimum=1)
+    blur = check_int(blur, "blur", minimum=0)
     grid = grid_size(images.shape[1], images.shape[2], patch_size)
-    channels = images.permute(0, 3, 1, 2)
+    channels = _working_copy(images)
     if blur:
         channels = F.avg_pool2d(F.pad(channels, (blur,) * 4, mode="replicate"), kernel_size=2 * blur + 1, stride=1)
     pooled = F.adaptive_avg_pool2d(channels, (grid[0] * sub, grid[1] * sub))
     b, c = pooled.shape[:2]
     cells = pooled.view(b, c, grid[0], sub, grid[1], sub).permute(0, 2, 4, 1, 3, 5)
-    return cells.reshape(b, grid[0], grid[1], c * sub * sub).contiguous()
+    return cells.reshape(b, grid[0], grid[1], c * sub * sub).to(images.dtype).contiguous()
 
 
 def weight_free_embedding(images: torch.Tensor, kind: str = "gradient+pixel", patch_size: int = 16) -> torch.Tensor:

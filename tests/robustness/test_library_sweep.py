@@ -9,7 +9,9 @@ import pkgutil
 import pytest
 
 import comfy_editloss
+import entries_depth
 import entries_edits
+import entries_encoders
 import entries_io
 import entries_losses
 from sweep import FAILURES, sweep
@@ -17,6 +19,8 @@ from sweep import FAILURES, sweep
 # The library's public modules; every public name is one of their __all__.
 PUBLIC_MODULES = (
     "comfy_editloss.losses",
+    "comfy_editloss.encoders",
+    "comfy_editloss.depth",
     "comfy_editloss.masks",
     "comfy_editloss.negatives",
     "comfy_editloss.image_io",
@@ -25,7 +29,7 @@ PUBLIC_MODULES = (
     "comfy_editloss.report.table",
     "comfy_editloss.report.files",
 )
-ENTRY_MODULES = (entries_losses, entries_edits, entries_io)
+ENTRY_MODULES = (entries_losses, entries_encoders, entries_depth, entries_edits, entries_io)
 ENTRIES = {entry.name: entry for module in ENTRY_MODULES for entry in module.ENTRIES}
 
 
