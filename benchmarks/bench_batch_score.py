@@ -37,10 +37,10 @@ from comfy_editloss.batch import find_edit_sets, score_sets  # noqa: E402
 from comfy_editloss.encoders import weight_free_embedding  # noqa: E402
 from comfy_editloss.graph.convert import convert  # noqa: E402
 from comfy_editloss.graph.runtime import Environment  # noqa: E402
-from comfy_editloss.image_io import image_files, load_image, load_image_batch  # noqa: E402
+from comfy_editloss.io.images import image_files, load_image, load_image_batch  # noqa: E402
 from comfy_editloss.losses import loss_geometry_match, loss_no_edit_identity, loss_overlay_avoidance  # noqa: E402
-from comfy_editloss.masks import edit_mask_from_difference  # noqa: E402
-from comfy_editloss.negatives import overlay_negatives  # noqa: E402
+from comfy_editloss.edits.masks import edit_mask_from_difference  # noqa: E402
+from comfy_editloss.edits.negatives import overlay_negatives  # noqa: E402
 from comfy_editloss.report.files import numbered_path, write_atomic, write_numbered  # noqa: E402
 from comfy_editloss.report.table import ScoreTable, table_json_text  # noqa: E402
 from comfy_editloss.synthetic import make_edit_scene  # noqa: E402

@@ -269,7 +269,7 @@ def check_unit_range(x: torch.Tensor, name: str) -> torch.Tensor:
         bad = ~torch.isfinite(values)
         if bool(bad.any()):
             raise ValueError(f"{name} must be finite and in [0, 1], got {int(bad.sum())} NaN/Inf value(s)")
-        raise ValueError(f"{name} must be in [0, 1], got values in [{low:.4g}, {high:.4g}]")
+        raise ValueError(f"{name} must lie in [0, 1], got values from {low:.4g} to {high:.4g}")
     return x
 
 

@@ -57,7 +57,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .image_io import IMAGE_PATTERNS, natural_key
+from .io.images import IMAGE_PATTERNS, natural_key
 from .report.files import write_atomic
 
 RESULT_FILE = "result.json"

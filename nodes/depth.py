@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 
 from ..comfy_editloss._checks import describe
-from ..comfy_editloss.depth_io import DEPTH_EXTENSIONS, read_depth_file
-from ..comfy_editloss.losses.depth import ROBUST_FITS, SAMPLE_WEIGHTINGS, align_depth, depth_consistency_loss, depth_to_disparity, disparity_to_depth
+from ..comfy_editloss.io.depth_files import DEPTH_EXTENSIONS, read_depth_file
+from ..comfy_editloss.losses import ROBUST_FITS, SAMPLE_WEIGHTINGS, align_depth, depth_consistency_loss, depth_to_disparity, disparity_to_depth
 from ..comfy_editloss.report.depth import depth_picture, depth_preview
 from ..comfy_editloss.types import DEPTH_SPACES, DEPTH_TYPE, SCORES_TYPE, Depth
 from . import compat

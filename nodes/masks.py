@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from ..comfy_editloss._checks import check_image
-from ..comfy_editloss.masks import edit_mask_from_difference
-from ..comfy_editloss.negatives import OVERLAY_MODES, _check_mask, _common_batch, overlay_negatives
+from ..comfy_editloss.edits.masks import edit_mask_from_difference
+from ..comfy_editloss.edits.negatives import OVERLAY_MODES, _check_mask, _common_batch, overlay_negatives
 
 
 class EditLossEditMask:

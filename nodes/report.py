@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..comfy_editloss._checks import describe
-from ..comfy_editloss.image_io import SIZE_MISMATCH, image_files, load_image_batch
+from ..comfy_editloss.io.images import SIZE_MISMATCH, image_files, load_image_batch
 from ..comfy_editloss.report.files import write_numbered
 from ..comfy_editloss.report.table import NORMALIZATIONS, ScoreTable, table_json_text
 from ..comfy_editloss.types import SCORES_TYPE

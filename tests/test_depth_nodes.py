@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from comfy_editloss import losses as L
-from comfy_editloss.depth_io import read_depth_file
+from comfy_editloss.io.depth_files import read_depth_file
 from comfy_editloss.graph.host import HostFolders, using_folders
 from comfy_editloss.types import Depth
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from comfy_editloss.image_io import IMAGE_PATTERNS, ImageReadError, image_files, load_image, load_image_batch, natural_key
+from comfy_editloss.io.images import IMAGE_PATTERNS, ImageReadError, image_files, load_image, load_image_batch, natural_key
 
 
 def _ramp(shape, high):

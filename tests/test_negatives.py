@@ -7,8 +7,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from comfy_editloss.masks import edit_mask_from_difference
-from comfy_editloss.negatives import fill_from_surroundings, object_masks, overlay_negatives
+from comfy_editloss.edits.masks import edit_mask_from_difference
+from comfy_editloss.edits.negatives import fill_from_surroundings, object_masks, overlay_negatives
 from comfy_editloss.synthetic import make_edit_scene
 
 
@@ -98,7 +98,7 @@ def test_bad_inputs_are_named():
         overlay_negatives(scene.before, scene.after, edit, "paste")
     with pytest.raises(ValueError, match=r"edit_mask must be a MASK \[B, H, W\] of the images' size \(32, 32\)"):
         overlay_negatives(scene.before, scene.after, torch.ones(1, 16, 16))
-    with pytest.raises(ValueError, match=r"edit_mask must be in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"edit_mask must lie in \[0, 1\], got values from 2 to 2"):
         overlay_negatives(scene.before, scene.after, edit * 2)
     with pytest.raises(ValueError, match="blend must be <= 1.0"):
         overlay_negatives(scene.before, scene.after, edit, "blend", blend=1.5)
@@ -163,8 +163,8 @@ def _poked(x: torch.Tensor, value: float) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("value,message", [(float("nan"), r"before must be finite and in \[0, 1\], got 1 NaN/Inf value\(s\)"),
-                                           (1.5, r"before must be in \[0, 1\], got values in \[0\.\d+, 1\.5\]"),
-                                           (-0.5, r"before must be in \[0, 1\], got values in \[-0\.5, ")])
+                                           (1.5, r"before must lie in \[0, 1\], got values from 0\.\d+ to 1\.5"),
+                                           (-0.5, r"before must lie in \[0, 1\], got values from -0\.5 to ")])
 def test_images_out_of_the_unit_range_or_nan_are_refused_by_name(value, message):
     scene = make_edit_scene(0, (16, 16))
     before = _poked(scene.before, value)
@@ -216,7 +216,7 @@ def test_fill_checks_its_inputs_by_name():
         fill_from_surroundings(image, known[:1])
     with pytest.raises(ValueError, match=r"^image must be finite, got 1 NaN/Inf value\(s\)$"):
         fill_from_surroundings(_poked(image, float("inf")), known)
-    with pytest.raises(ValueError, match=r"^known must be in \[0, 1\], got values in \[2, 2\]$"):
+    with pytest.raises(ValueError, match=r"^known must lie in \[0, 1\], got values from 2 to 2$"):
         fill_from_surroundings(image, known * 2)
     with pytest.raises(TypeError, match=r"^image must be a torch.Tensor, got a list of length 2$"):
         fill_from_surroundings(image.tolist(), known)

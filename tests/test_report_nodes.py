@@ -203,7 +203,7 @@ def test_the_edit_masks_own_mask_is_checked_not_clamped_or_broadcast(nodes):
     for batch in (1, 3):
         assert mask_node.derive(before, after, 0.08, 1, 6, soft.expand(batch, 16, 16))[0].shape == (batch, 16, 16)
     for low, high in ((0.0, 1.5), (-0.25, 1.0)):
-        with pytest.raises(ValueError, match=rf"^mask must be in \[0, 1\], got values in \[{low:g}, {high:g}\]$"):
+        with pytest.raises(ValueError, match=rf"^mask must lie in \[0, 1\], got values from {low:g} to {high:g}$"):
             mask_node.derive(before, after, 0.08, 1, 6, torch.linspace(low, high, 16).expand(1, 16, 16))
     with pytest.raises(ValueError, match=r"^mask must be finite and in \[0, 1\], got 256 NaN/Inf value\(s\)$"):
         mask_node.derive(before, after, 0.08, 1, 6, torch.full((1, 16, 16), float("nan")))

@@ -379,7 +379,7 @@ def test_the_acf_first_peak_skips_flank_wiggles_and_tau_spans_peak_to_window_mea
 def test_acf_of_small_images_has_no_empty_bins():
     # Bins finer than a pixel (r_bins > half the image) are interpolated, not left at zero.
     image = batch(make_texture("grid", 12, size=(64, 64)), make_texture("grid", 16, size=(64, 64)))
-    textures = L.texture._Textures([("x", image)], None)
+    textures = L.texture.TextureBatch([("x", image)], None)
     profile, lags, first = L.texture.acf_lags(textures, 256, 0.08, 0.03, 0.6)
     assert (profile[:, :200].diff(dim=1).abs() < 0.1).all()
     assert first[1] / first[0] == pytest.approx(16 / 12, rel=0.05)
@@ -516,7 +516,7 @@ MASK = torch.ones(2, 1, 16, 20)
         (lambda f: f(IMG, IMG, torch.ones(1, 1, 16, 20)), ValueError, r"^mask must have shape \[B, 1, H, W\] = \[2, 1, 16, 20\] like pred, got \(1, 1, 16, 20\)"),
         (lambda f: f(IMG, IMG, MASK * 2), ValueError, r"^mask must lie in \[0, 1\], got values from 2 to 2$"),
         (lambda f: f(IMG, IMG, MASK - 1.5), ValueError, r"^mask must lie in \[0, 1\], got values from -0\.5 to -0\.5$"),
-        (lambda f: f(IMG, IMG, MASK * float("nan")), ValueError, r"^mask must be finite, got NaN or Inf$"),
+        (lambda f: f(IMG, IMG, MASK * float("nan")), ValueError, r"^mask must be finite and in \[0, 1\], got \d+ NaN/Inf value\(s\)$"),
         (lambda f: f(IMG, IMG, torch.cat([MASK[:1], MASK[:1] * 0])), ValueError, r"^mask is all zero for sample\(s\) \[1\]: there is no texture to measure"),
         (lambda f: f(IMG, IMG, MASK.long()), TypeError, r"^mask must be a floating-point or bool tensor, got torch\.int64$"),
         (lambda f: f(IMG, IMG, reduction="avg"), ValueError, r"^reduction must be one of 'none', 'mean', 'sum', got 'avg'$"),

@@ -48,7 +48,7 @@ def test_a_depth_checks_its_confidence_source_and_magnitudes():
     confidence = torch.rand(2, 1, 3, 4)
     for kwargs, error, message in (
         (dict(confidence=confidence.tolist()), TypeError, r"^Depth\.confidence must be a torch\.Tensor, got a list of length 2$"),
-        (dict(confidence=confidence * 2 + 0.1), ValueError, r"^Depth\.confidence must be in \[0, 1\], got values in \[0\.\d+, 2\.\d+\]$"),
+        (dict(confidence=confidence * 2 + 0.1), ValueError, r"^Depth\.confidence must lie in \[0, 1\], got values from 0\.\d+ to 2\.\d+$"),
         (dict(confidence=confidence.masked_fill(confidence > 0.5, math.nan)), ValueError, r"^Depth\.confidence must be finite and in \[0, 1\]"),
         (dict(source=None), TypeError, r"^Depth\.source must be a str, got NoneType None$"),
         (dict(values=values.double() * 1e300), ValueError, r"^Depth\.values holds magnitudes up to \d\.\d+e\+300, beyond float32"),

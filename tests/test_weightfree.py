@@ -96,7 +96,7 @@ def test_task_losses_rank_correct_overlay_no_edit_and_tolerate_a_shift():
 
 
 def test_edit_mask_from_difference():
-    from comfy_editloss.masks import edit_mask_from_difference
+    from comfy_editloss.edits.masks import edit_mask_from_difference
 
     scene = make_edit_scene(2, (96, 96))
     mask = edit_mask_from_difference(scene.before, scene.after, threshold=0.08, clean=1, grow=0)

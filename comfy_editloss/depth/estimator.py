@@ -21,14 +21,12 @@ from torch import nn
 
 from .._checks import check_callback, check_choice, check_int, describe
 from ..encoders.checkpoints import CheckpointError, as_path, check_finite_parameters, check_state_dict, fit_problems, read_state_dict
-from ..encoders.models import _dtype as storage_dtype
+from ..encoders.precision import PRECISIONS, storage_dtype
+from ..encoders.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from ..encoders.models import check_device, describe_model
 from ..encoders.preprocess import check_image
 
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 RESIZE_METHODS = ("lower_bound", "upper_bound", "minimal")
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 APACHE, NC, MIT = "Apache-2.0", "CC-BY-NC-4.0 (non-commercial use only)", "MIT"
 
@@ -277,12 +275,6 @@ class DepthEstimator(nn.Module):
         return F.interpolate(out, (height, width), mode="bicubic", align_corners=False)
 
 
-def _dtype(precision: str, device: torch.device) -> torch.dtype:
-    """As for the encoders, except that ``auto`` on CUDA is fp16 (what the official code and the
-    other depth packs run these models in)."""
-    return storage_dtype("fp16" if precision == "auto" and device.type == "cuda" else precision, device)
-
-
 def load_depth_estimator(
     checkpoint: str | os.PathLike,
     precision: str = "auto",
@@ -310,7 +302,9 @@ def load_depth_estimator(
         raise ValueError(f"input_size must be None (the model's own) or an integer >= 1, got {input_size!r}")
     if not path.exists():
         raise CheckpointError(f"depth model file {str(checkpoint)!r} not found")
-    network, arch = _model_from_state_dict(read_state_dict(path), _dtype(precision, device), device, str(path))
+    # auto on CUDA is fp16: what the official code and the other depth packs run these models in.
+    dtype = storage_dtype(precision, device, auto_on_cuda="fp16")
+    network, arch = _model_from_state_dict(read_state_dict(path), dtype, device, str(path))
     return DepthEstimator(network, arch, input_size)
 
 

@@ -32,10 +32,10 @@ from .checkpoints import (
     read_state_dict,
     strip_prefix,
 )
+from .precision import PRECISIONS, storage_dtype
 from .preprocess import IMAGENET_MEAN, IMAGENET_STD, OPENAI_MEAN, OPENAI_STD, PreprocessConfig, check_config, preprocess
 
 GLOBAL_POOLS = ("cls", "mean", "head")
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 
 def describe_model(value: object) -> str:
@@ -284,16 +284,6 @@ class TimmImageEncoder(ImageEncoder):
 # ---------------------------------------------------------------------------------------------
 
 
-def _dtype(precision: str, device: torch.device) -> torch.dtype:
-    if precision == "fp16":
-        return torch.float16
-    if precision == "bf16":
-        return torch.bfloat16
-    if precision == "auto" and device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.float32
-
-
 def _missing_checkpoint(checkpoint: str | Path, source: Callable[[], str]) -> CheckpointError:
     """A checkpoint that is not a local file: a hub name or tag gets the way to download it."""
     text = str(checkpoint)
@@ -392,7 +382,7 @@ def load_open_clip_encoder(
     _load_exactly(visual, state, f"{path} does not fit {name}'s image tower", path)
     config = _open_clip_preprocess(open_clip, architecture, model_cfg["vision_cfg"], preprocess_cfg)
     encoder = OpenCLIPImageEncoder(visual.eval(), name, config)
-    return encoder.to(device=device, dtype=_dtype(precision, device)).requires_grad_(False)
+    return encoder.to(device=device, dtype=storage_dtype(precision, device)).requires_grad_(False)
 
 
 def _load_exactly(model: nn.Module, state: Mapping[str, torch.Tensor], misfit: str, path: Path) -> None:
@@ -469,7 +459,7 @@ def load_timm_encoder(
     _load_exactly(model, state, f"{path} does not fit timm's {base}", path)
     config = _timm_preprocess(model, image_size)
     encoder = TimmImageEncoder(model.eval(), base, config, global_pool)
-    return encoder.to(device=device, dtype=_dtype(precision, device)).requires_grad_(False)
+    return encoder.to(device=device, dtype=storage_dtype(precision, device)).requires_grad_(False)
 
 
 def _timm_source(timm, architecture: str) -> str:

@@ -384,7 +384,7 @@ def host_value_for_file(path: str | os.PathLike, output_type: str) -> Any:
     path = Path(path)
     suffix = path.suffix.lower()
     if path.is_dir() and output_type == "IMAGE":
-        from ..image_io import image_files, load_image_batch  # noqa: PLC0415
+        from ..io.images import image_files, load_image_batch  # noqa: PLC0415
 
         files = image_files(path)
         if not files:

@@ -4,7 +4,8 @@
 (embeddings, seeds 000/001) and ``SpectralPeriodLoss, LogPolarAlignLoss, ScaleConsistencyLoss,
 ACFPeriodLoss`` (texture scale, seed 003; helpers in :mod:`comfy_editloss.losses.spectral`) and
 ``depth_consistency_loss``, ``align_depth`` (object insertion, seed 004) and ``CombinedLoss`` (an
-authenticity scorer, seed 002).
+authenticity scorer, seed 002). The ``nn.Module`` twins of the functional losses are in
+:mod:`comfy_editloss.losses.modules`.
 """
 
 from .distances import DISTANCES
@@ -25,38 +26,27 @@ from .embedding import (
     triplet_margin_loss,
 )
 from .modules import (
+    ACFPeriodLoss,
     ContrastivePairLoss,
+    DepthConsistencyLoss,
     FeatureMatchLoss,
     GeometryMatchLoss,
     InfoNCELoss,
+    LogPolarAlignLoss,
     MarginRankingOnDistancesLoss,
     MultiNegativeRankingLoss,
     NoEditIdentityLoss,
     OverlayAvoidanceLoss,
-    TripletMarginLoss,
-)
-from .authenticity import REGRESSION_TYPES, CombinedLoss, FocalCombinedLoss, pairwise_margin_ranking
-from .depth import (
-    DepthAlignment,
-    DepthConsistencyLoss,
-    DepthConsistencyTerms,
-    align_depth,
-    align_scale_shift,
-    boundary_band,
-    depth_consistency_loss,
-    depth_gradients,
-    depth_to_disparity,
-    dilate,
-    disparity_to_depth,
-    erode,
-    weighted_smooth_l1,
-)
-from .spectral import TexturePeak
-from .texture import (
-    ACFPeriodLoss,
-    LogPolarAlignLoss,
     ScaleConsistencyLoss,
     SpectralPeriodLoss,
+    TripletMarginLoss,
+)
+from .authenticity import REGRESSION_TYPES, CombinedLoss, FocalCombinedLoss, NonFiniteError, pairwise_margin_ranking
+from .alignment import ROBUST_FITS, DepthAlignment, align_depth, align_scale_shift, depth_to_disparity, disparity_to_depth
+from .depth import SAMPLE_WEIGHTINGS, DepthConsistencyTerms, depth_consistency_loss, depth_gradients, weighted_smooth_l1
+from ..edits.morphology import boundary_band, dilate, erode
+from .spectral import TexturePeak
+from .texture import (
     acf_period_loss,
     estimate_texture_period,
     log_polar_align_loss,
@@ -69,7 +59,10 @@ __all__ = [
     "ACFPeriodLoss",
     "CombinedLoss",
     "FocalCombinedLoss",
+    "NonFiniteError",
     "REGRESSION_TYPES",
+    "ROBUST_FITS",
+    "SAMPLE_WEIGHTINGS",
     "pairwise_margin_ranking",
     "DepthAlignment",
     "DepthConsistencyLoss",

@@ -41,9 +41,8 @@ import math
 from typing import Sequence
 
 import torch
-from torch import nn
 
-from .._checks import as_sample_vector, check_float_tensor, check_has_values, check_int, check_number, check_same_device, check_tensor
+from .._checks import as_sample_vector, check_float_tensor, check_has_values, check_int, check_number, check_same_device, check_tensor, check_unit_range
 from .reduction import check_reduction, full_precision, reduce_batch
 from .spectral import (
     TexturePeak,
@@ -125,11 +124,7 @@ def check_texture_mask(mask: object, images: torch.Tensor, images_name: str, nam
         )
     values = mask.detach()
     if mask.dtype != torch.bool:
-        if not bool(torch.isfinite(values).all()):
-            raise ValueError(f"{name} must be finite, got NaN or Inf")
-        low, high = values.min().item(), values.max().item()
-        if low < 0 or high > 1:
-            raise ValueError(f"{name} must lie in [0, 1], got values from {low:g} to {high:g}")
+        check_unit_range(mask, name)
     area = values.reshape(batch, -1).sum(1, dtype=torch.float32)
     empty = torch.nonzero(area <= 0).flatten().tolist()
     if empty:
@@ -186,7 +181,7 @@ def check_acf_options(r_bins: object, tau: object, min_rel: object, max_rel: obj
 # ---------------------------------------------------------------------------------------------
 
 
-class _Textures:
+class TextureBatch:
     """Checked inputs: several image batches over one mask, as unit-energy windowed textures."""
 
     def __init__(self, named: Sequence[tuple[str, torch.Tensor]], mask: torch.Tensor | None, mask_name: str = "mask"):
@@ -220,7 +215,7 @@ class _Textures:
         return reduce_batch(per_sample, reduction, weights).to(self.dtype)
 
 
-def _peaks(textures: _Textures, power: torch.Tensor, r_bins: int, tau: float, min_bin: int, max_bin: int) -> TexturePeak:
+def _peaks(textures: TextureBatch, power: torch.Tensor, r_bins: int, tau: float, min_bin: int, max_bin: int) -> TexturePeak:
     return dominant_peak(power, textures.width, r_bins, tau, min_bin, max_bin)
 
 
@@ -292,7 +287,7 @@ def estimate_texture_period(
         16.0
     """
     r_bins, tau, min_bin, max_bin = check_peak_options(r_bins, tau, min_bin, max_bin)
-    textures = _Textures([("images", images)], mask)
+    textures = TextureBatch([("images", images)], mask)
     with full_precision(textures.device):
         return _peaks(textures, textures.power(), r_bins, tau, min_bin, max_bin)
 
@@ -335,7 +330,7 @@ def spectral_period_loss(
     band_sigma = check_number(band_sigma, "band_sigma", strictly_positive=True)
     w_peak = check_number(w_peak, "w_peak", minimum=0.0)
     w_band = check_number(w_band, "w_band", minimum=0.0)
-    textures = _Textures([("pred", pred), ("target", target)], mask)
+    textures = TextureBatch([("pred", pred), ("target", target)], mask)
     weights = check_reduction(reduction, weights, textures.batch)
     if center_override is not None:
         center_override = as_sample_vector(center_override, "center_override", textures.batch)
@@ -381,7 +376,7 @@ def log_polar_align_loss(
     periodic in the angle as the spectrum is.
     """
     out_r, out_t, r_min, w = check_log_polar_options(out_r, out_t, r_min, w)
-    textures = _Textures([("pred", pred), ("target", target)], mask)
+    textures = TextureBatch([("pred", pred), ("target", target)], mask)
     weights = check_reduction(reduction, weights, textures.batch)
     with full_precision(textures.device):
         maps = cumulative_log_polar(textures.power(), textures.width, out_r, out_t, r_min)
@@ -409,7 +404,7 @@ def scale_consistency_loss(
     :func:`estimate_texture_period`."""
     r_bins, tau, min_bin, max_bin = check_peak_options(r_bins, tau, min_bin, max_bin)
     w = check_number(w, "w", minimum=0.0)
-    textures = _Textures([("pred1", pred1), ("pred2", pred2)], mask)
+    textures = TextureBatch([("pred1", pred1), ("pred2", pred2)], mask)
     weights = check_reduction(reduction, weights, textures.batch)
     with full_precision(textures.device):
         peaks = _peaks(textures, textures.power(), r_bins, tau, min_bin, max_bin)
@@ -418,7 +413,7 @@ def scale_consistency_loss(
 
 
 def acf_lags(
-    textures: _Textures, r_bins: int, tau: float, min_rel: float, max_rel: float
+    textures: TextureBatch, r_bins: int, tau: float, min_rel: float, max_rel: float
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Radial ACF profiles ``[copies * B, r_bins]``, the lag of each bin and the first-peak lags."""
     max_lag = min(textures.height, textures.width) // 2
@@ -450,113 +445,9 @@ def acf_period_loss(
     """
     r_bins, tau, min_rel, max_rel = check_acf_options(r_bins, tau, min_rel, max_rel)
     w = check_number(w, "w", minimum=0.0)
-    textures = _Textures([("pred", pred), ("target", target)], mask)
+    textures = TextureBatch([("pred", pred), ("target", target)], mask)
     weights = check_reduction(reduction, weights, textures.batch)
     with full_precision(textures.device):
         _, _, first = acf_lags(textures, r_bins, tau, min_rel, max_rel)
         lag_pred, lag_target = textures.split(first)
         return textures.finish(w * (torch.log(lag_pred) - torch.log(lag_target)) ** 2, reduction, weights)
-
-
-# ---------------------------------------------------------------------------------------------
-# Modules with the seed's constructors and forward signatures
-# ---------------------------------------------------------------------------------------------
-
-
-class _TextureModule(nn.Module):
-    """Stores the loss's options (checked when built, so a typo fails at start-up, not hours into
-    training) and passes them to the function on each call."""
-
-    def __init__(self, **options: object) -> None:
-        super().__init__()
-        check_reduction(options["reduction"], None, 1)
-        self.options = options
-        for name, value in options.items():
-            setattr(self, name, value)
-
-    def _loss(self, function, *args: object, weights: torch.Tensor | None) -> torch.Tensor:
-        return function(*args, weights=weights, **self.options)
-
-    def extra_repr(self) -> str:
-        return ", ".join(f"{name}={value!r}" for name, value in self.options.items())
-
-
-class SpectralPeriodLoss(_TextureModule):
-    """Module form of :func:`spectral_period_loss` (seed 003's constructor and ``forward``)."""
-
-    def __init__(
-        self,
-        r_bins: int = 256,
-        tau: float = 0.06,
-        band_sigma: float = 0.15,
-        w_peak: float = 1.0,
-        w_band: float = 1.0,
-        min_bin: int = 2,
-        max_bin: int | None = None,
-        reduction: str = "mean",
-    ) -> None:
-        check_peak_options(r_bins, tau, min_bin, max_bin)
-        check_number(band_sigma, "band_sigma", strictly_positive=True)
-        check_number(w_peak, "w_peak", minimum=0.0)
-        check_number(w_band, "w_band", minimum=0.0)
-        super().__init__(
-            r_bins=r_bins, tau=tau, band_sigma=band_sigma, w_peak=w_peak, w_band=w_band, min_bin=min_bin, max_bin=max_bin,
-            reduction=reduction,
-        )
-
-    def forward(
-        self,
-        pred: torch.Tensor,
-        target: torch.Tensor,
-        mask: torch.Tensor | None = None,
-        center_override: torch.Tensor | None = None,
-        weights: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        return self._loss(spectral_period_loss, pred, target, mask, center_override, weights=weights)
-
-
-class LogPolarAlignLoss(_TextureModule):
-    """Module form of :func:`log_polar_align_loss` (seed 003's constructor and ``forward``)."""
-
-    def __init__(self, out_r: int = 128, out_t: int = 180, r_min: float = 1e-2, w: float = 1.0, reduction: str = "mean") -> None:
-        check_log_polar_options(out_r, out_t, r_min, w)
-        super().__init__(out_r=out_r, out_t=out_t, r_min=r_min, w=w, reduction=reduction)
-
-    def forward(
-        self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None, weights: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        return self._loss(log_polar_align_loss, pred, target, mask, weights=weights)
-
-
-class ScaleConsistencyLoss(_TextureModule):
-    """Module form of :func:`scale_consistency_loss` (seed 003's constructor and ``forward``)."""
-
-    def __init__(
-        self, r_bins: int = 256, tau: float = 0.06, min_bin: int = 2, max_bin: int | None = None, w: float = 1.0,
-        reduction: str = "mean",
-    ) -> None:
-        check_peak_options(r_bins, tau, min_bin, max_bin)
-        check_number(w, "w", minimum=0.0)
-        super().__init__(r_bins=r_bins, tau=tau, min_bin=min_bin, max_bin=max_bin, w=w, reduction=reduction)
-
-    def forward(
-        self, pred1: torch.Tensor, pred2: torch.Tensor, mask: torch.Tensor | None = None, weights: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        return self._loss(scale_consistency_loss, pred1, pred2, mask, weights=weights)
-
-
-class ACFPeriodLoss(_TextureModule):
-    """Module form of :func:`acf_period_loss` (seed 003's constructor and ``forward``)."""
-
-    def __init__(
-        self, r_bins: int = 256, tau: float = 0.08, min_rel: float = 0.03, max_rel: float = 0.6, w: float = 1.0,
-        reduction: str = "mean",
-    ) -> None:
-        check_acf_options(r_bins, tau, min_rel, max_rel)
-        check_number(w, "w", minimum=0.0)
-        super().__init__(r_bins=r_bins, tau=tau, min_rel=min_rel, max_rel=max_rel, w=w, reduction=reduction)
-
-    def forward(
-        self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None, weights: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        return self._loss(acf_period_loss, pred, target, mask, weights=weights)

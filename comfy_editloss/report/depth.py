@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..losses.depth import boundary_band, dilate
+from ..edits.morphology import boundary_band, dilate
 from .heatmap import _label, colorize
 
 OUTLINE = torch.tensor([0.2, 1.0, 1.0])  # cyan

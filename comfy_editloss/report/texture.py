@@ -65,7 +65,7 @@ def spectrum_picture(
         pred, target, mask, center_override, r_bins=r_bins, tau=tau, band_sigma=band_sigma, w_peak=w_peak,
         w_band=w_band, min_bin=min_bin, max_bin=max_bin, reduction="none",
     )
-    textures = T._Textures([("pred", pred), ("target", target)], mask)
+    textures = T.TextureBatch([("pred", pred), ("target", target)], mask)
     with torch.no_grad(), full_precision(textures.device):
         power = textures.power()
         peaks = dominant_peak(power, textures.width, r_bins, tau, min_bin, max_bin)
@@ -123,7 +123,7 @@ def acf_picture(
     outside the search range are greyed. Arguments as :func:`~comfy_editloss.losses.acf_period_loss`."""
     r_bins, tau, min_rel, max_rel = T.check_acf_options(r_bins, tau, min_rel, max_rel)
     losses = T.acf_period_loss(pred, target, mask, r_bins=r_bins, tau=tau, min_rel=min_rel, max_rel=max_rel, w=w, reduction="none")
-    textures = T._Textures([("pred", pred), ("target", target)], mask)
+    textures = T.TextureBatch([("pred", pred), ("target", target)], mask)
     with torch.no_grad(), full_precision(textures.device):
         profile, lags, first = T.acf_lags(textures, r_bins, tau, min_rel, max_rel)
     profile, lags, first = profile.cpu().double().numpy(), lags.cpu().double().numpy(), first.cpu().double().numpy()
@@ -176,7 +176,7 @@ def log_polar_picture(
 
     out_r, out_t, r_min, w = T.check_log_polar_options(out_r, out_t, r_min, w)
     losses = T.log_polar_align_loss(pred, target, mask, out_r=out_r, out_t=out_t, r_min=r_min, w=w, reduction="none")
-    textures = T._Textures([("pred", pred), ("target", target)], mask)
+    textures = T.TextureBatch([("pred", pred), ("target", target)], mask)
     with torch.no_grad(), full_precision(textures.device):
         cells = log_polar_power(textures.power(), textures.width, out_r, out_t, r_min)
         cells = cells / cells.sum(dim=(1, 2), keepdim=True).clamp_min(1e-30)

@@ -14,13 +14,14 @@ from typing import Any
 
 import torch
 
-from comfy_editloss import masks as M
-from comfy_editloss import negatives as N
+from comfy_editloss.edits import masks as M
+from comfy_editloss.edits import negatives as N
+from comfy_editloss.edits import morphology
 from sweep_kinds import HALF_COMPARE, Choice, Int, Number, TensorArg, fresh, replaced
 from sweep import Entry, Variant, close, equal_to_reference
 
-MASKS = "comfy_editloss.masks"
-NEGATIVES = "comfy_editloss.negatives"
+MASKS = "comfy_editloss.edits.masks"
+NEGATIVES = "comfy_editloss.edits.negatives"
 
 B, H, W = 2, 8, 9
 
@@ -343,3 +344,23 @@ ENTRIES.append(Entry(
     extra=_overlay_extra,
 ))
 ENTRIES.append(Entry(f"{NEGATIVES}.OVERLAY_MODES", note="the names of overlay_negatives' modes: a tuple of strings, nothing to call"))
+
+
+# ---------------------------------------------------------------------------------------------
+# comfy_editloss.edits.morphology (dilate, erode and boundary_band are swept as comfy_editloss.losses')
+# ---------------------------------------------------------------------------------------------
+
+MORPHOLOGY = "comfy_editloss.edits.morphology"
+
+
+def _map():
+    g = torch.Generator().manual_seed(3)
+    return torch.rand(2, 1, 9, 11, generator=g)
+
+
+# Any float map: NaN propagates (as in torch.maximum), so NaN is an allowed value.
+_ANY_MAP = TensorArg(nan="allowed", batch_shared=False, min_dims=2)
+ENTRIES += [
+    Entry(f"{MORPHOLOGY}.{name}", function, lambda: dict(x=_map(), r=2), dict(x=_ANY_MAP, r=Int(minimum=0)))
+    for name, function in (("max_filter", morphology.max_filter), ("min_filter", morphology.min_filter), ("band", morphology.band))
+]

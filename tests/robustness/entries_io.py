@@ -1,5 +1,5 @@
 """Sweep entries of the file readers and writers and of the types between nodes:
-:mod:`comfy_editloss.image_io`, :mod:`comfy_editloss.depth_io`, :mod:`comfy_editloss.types`,
+:mod:`comfy_editloss.io.images`, :mod:`comfy_editloss.io.depth_files`, :mod:`comfy_editloss.types`,
 :mod:`comfy_editloss.report.table` and :mod:`comfy_editloss.report.files`.
 
 A path argument (:class:`PathArg`) gets the files a reader meets in the wild: missing, a folder, a
@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from comfy_editloss import depth_io as D
-from comfy_editloss import image_io as I
+from comfy_editloss.io import depth_files as D
+from comfy_editloss.io import images as I
 from comfy_editloss import types as T
 from comfy_editloss.report import files as F
 from comfy_editloss.report import table as R
@@ -39,7 +39,7 @@ from sweep import Entry, Variant, close
 SCRATCH = Path(tempfile.mkdtemp(prefix="editloss-sweep-io-"))
 atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
 
-IMAGE_IO, DEPTH_IO, TYPES = "comfy_editloss.image_io", "comfy_editloss.depth_io", "comfy_editloss.types"
+IMAGE_IO, DEPTH_IO, TYPES = "comfy_editloss.io.images", "comfy_editloss.io.depth_files", "comfy_editloss.types"
 TABLE, FILES = "comfy_editloss.report.table", "comfy_editloss.report.files"
 
 
@@ -199,7 +199,7 @@ class TextArg:
 
 
 # ---------------------------------------------------------------------------------------------
-# comfy_editloss.image_io
+# comfy_editloss.io.images
 # ---------------------------------------------------------------------------------------------
 
 
@@ -361,7 +361,7 @@ ENTRIES.append(Entry(f"{IMAGE_IO}.natural_key", I.natural_key, lambda: {"name": 
 
 
 # ---------------------------------------------------------------------------------------------
-# comfy_editloss.depth_io
+# comfy_editloss.io.depth_files
 # ---------------------------------------------------------------------------------------------
 
 DEPTHS = _folder("depths")

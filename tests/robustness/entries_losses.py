@@ -340,11 +340,11 @@ ENTRIES += [
     Entry(f"{MODULE}.DepthConsistencyLoss", _depth_module, lambda: {k: v for k, v in _depth_valid().items()}, _module_kinds()),
     Entry(f"{MODULE}.align_depth", L.align_depth, _align_valid, dict(
         d_pred=DEPTH, d_tgt=DEPTH, mask=TensorArg(minimum=0.0, maximum=1.0, half=False, optional=True, min_dims=2), dilate_r=Int(minimum=0),
-        robust=Choice(L.depth.ROBUST_FITS), trim=Number(positive=True), iterations=Int(minimum=1),
+        robust=Choice(L.ROBUST_FITS), trim=Number(positive=True), iterations=Int(minimum=1),
     )),
     Entry(f"{MODULE}.align_scale_shift", L.align_scale_shift, _scale_shift_valid, dict(
         pred=TensorArg(nan="allowed", min_dims=4), target=TensorArg(nan="allowed", min_dims=4), weight=TensorArg(minimum=0.0, half=False, min_dims=4, zeros="error"),
-        robust=Choice(L.depth.ROBUST_FITS), trim=Number(positive=True), iterations=Int(minimum=1),
+        robust=Choice(L.ROBUST_FITS), trim=Number(positive=True), iterations=Int(minimum=1),
     )),
     Entry(f"{MODULE}.dilate", L.dilate, lambda: dict(mask01=_depth_maps()[2], r=1), dict(mask01=ONE_MAP, r=Int(minimum=0))),
     Entry(f"{MODULE}.erode", L.erode, lambda: dict(mask01=_depth_maps()[2], r=1), dict(mask01=ONE_MAP, r=Int(minimum=0))),
@@ -414,6 +414,9 @@ ENTRIES += [
         ("NEGATIVE_AGGREGATIONS", "the accepted values of neg_agg"),
         ("REDUCTIONS", "the accepted values of reduction"),
         ("REGRESSION_TYPES", "the accepted values of regression_type"),
+        ("ROBUST_FITS", "the accepted values of robust"),
+        ("SAMPLE_WEIGHTINGS", "the accepted values of sample_weighting"),
+        ("NonFiniteError", "an exception class (CombinedLoss's NaN/Inf error), raised in its sweep"),
         ("TexturePeak", "a result type (estimate_texture_period's), swept through it"),
         ("DepthAlignment", "a result type (align_depth's), swept through it"),
         ("DepthConsistencyTerms", "a result type (depth_consistency_loss's), swept through it"),

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_choice, check_file, check_folder, check_path, describe
+from .._checks import check_choice, check_file, check_folder, check_path, describe
 
 IMAGE_PATTERNS = ("*.png", "*.jpg", "*.jpeg", "*.webp", "*.bmp", "*.tif", "*.tiff")
 SIZE_MISMATCH = ("error", "resize")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import check_file, check_path
+from .._checks import check_file, check_path
 
 DEPTH_EXTENSIONS = (".png", ".npy", ".npz", ".pfm", ".exr")
 
