@@ -244,20 +244,27 @@ def finite_or_raise(
     )
 
 
-def check_image(x: object, name: str) -> torch.Tensor:
-    """A ComfyUI IMAGE: a floating-point ``[B, H, W, C]`` tensor, C = 1, 3 or 4, with at least one
-    pixel, every value finite and in [0, 1].
+def check_image(x: object, name: str = "images", channels: tuple[int, ...] = (1, 3, 4), min_size: int = 1) -> torch.Tensor:
+    """A ComfyUI IMAGE: a floating-point ``[B, H, W, C]`` tensor with C in ``channels``, at least one
+    image of at least ``min_size`` pixels a side, every value finite and in [0, 1].
 
-    Values are needed (a meta tensor is refused): an image out of range would be clamped or
-    thresholded somewhere downstream without anyone noticing.
+    Values are needed (a meta tensor is refused): an image out of range (a decoded latent not yet
+    clamped, a [0, 255] or [-1, 1] image) would be clamped, thresholded or encoded as something else
+    downstream without anyone noticing.
     """
     check_float_tensor(x, name)
-    if x.dim() != 4 or x.shape[-1] not in (1, 3, 4):
-        raise ValueError(f"{name} must be an IMAGE [B, H, W, C] with C = 1, 3 or 4, got {describe(x)}")
-    if x.numel() == 0:
-        raise ValueError(f"{name} must hold at least one image of at least one pixel, got shape {tuple(x.shape)}")
+    if x.dim() != 4 or x.shape[-1] not in channels:
+        allowed = " or ".join(str(c) for c in channels) if len(channels) < 3 else ", ".join(str(c) for c in channels[:-1]) + f" or {channels[-1]}"
+        raise ValueError(f"{name} must be an IMAGE [B, H, W, C] with C = {allowed}, got {describe(x)}")
+    if x.shape[0] == 0 or x.shape[1] < min_size or x.shape[2] < min_size:
+        raise ValueError(f"{name} must hold at least one image of at least {min_size}x{min_size} pixels, got shape {tuple(x.shape)}")
     check_has_values(x, name)
-    check_unit_range(x, name)
+    try:
+        check_unit_range(x, name)
+    except ValueError as exc:
+        if "NaN" in str(exc):
+            raise
+        raise ValueError(f"{exc}; clamp a decoded image, or divide a 0-255 one by 255") from None
     return x
 
 
@@ -268,7 +275,9 @@ def check_unit_range(x: torch.Tensor, name: str) -> torch.Tensor:
     if not (low >= 0 and high <= 1):  # NaN fails both
         bad = ~torch.isfinite(values)
         if bool(bad.any()):
-            raise ValueError(f"{name} must be finite and in [0, 1], got {int(bad.sum())} NaN/Inf value(s)")
+            samples = torch.nonzero(bad.reshape(bad.shape[0], -1).any(dim=1)).flatten().tolist() if bad.dim() > 1 else []
+            where = f" in sample(s) {samples[:8]}" if samples else ""
+            raise ValueError(f"{name} must be finite and in [0, 1], got {int(bad.sum())} NaN/Inf value(s){where}")
         raise ValueError(f"{name} must lie in [0, 1], got values from {low:.4g} to {high:.4g}")
     return x
 
@@ -321,6 +330,17 @@ def _existing(value: object, name: str, what: str, error: type[ValueError]) -> t
         if exc.errno == errno.ELOOP:
             raise error(f"{what} {path} is a symlink loop") from None
         raise error(f"cannot read {what} {path}: {exc.strerror}") from None
+
+
+def common_batch(named: dict[str, torch.Tensor]) -> int:
+    """The batch of inputs where a batch of 1 stands for every sample (one source image, one mask for a
+    batch of generations): their one batch other than 1, or 1; two different ones are an error."""
+    batches = {name: t.shape[0] for name, t in named.items()}
+    sizes = set(batches.values()) - {1}
+    if len(sizes) > 1:
+        shown = ", ".join(f"{name} {batch}" for name, batch in batches.items())
+        raise ValueError(f"batches differ ({shown}): give each input batch 1 (used for every sample) or the same batch")
+    return sizes.pop() if sizes else 1
 
 
 def check_callback(value: object, name: str) -> None:

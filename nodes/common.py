@@ -1,5 +1,8 @@
-"""What every EditLoss node shares: input specs, tooltips, and the conversions between ComfyUI's
-values (IMAGE, MASK, LATENT, FLOAT) and the library's types.
+"""What every EditLoss node shares: input specs, tooltips, and the one conversion layer between
+ComfyUI's values (IMAGE, MASK, our EDITLOSS_* types) and the library's: :func:`as_image`,
+:func:`as_mask`, :func:`as_embedding`, :func:`as_depth`, :func:`as_confidence`, :func:`match_batch`
+and :func:`storage_precision`. Every node reads its inputs through these, so each kind of input
+gets the same checks and the same messages wherever it is connected.
 
 ComfyUI conventions kept here: a batch-1 reference (one target image, one mask) is used for every
 sample of a batch of generations; everything else must match exactly and gets an error naming the
@@ -11,9 +14,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..comfy_editloss._checks import describe
+from ..comfy_editloss._checks import check_float_tensor, check_has_values, check_image, check_unit_range, describe
+from ..comfy_editloss.encoders.precision import resolve_precision
 from ..comfy_editloss.losses import AGGREGATIONS, DISTANCES
-from ..comfy_editloss.types import EMBEDDING_TYPE, SCORES_TYPE, Embedding, Scores
+from ..comfy_editloss.types import DEPTH_SPACES, DEPTH_TYPE, EMBEDDING_TYPE, SCORES_TYPE, Depth, Embedding, Scores
+from . import compat
 
 CATEGORY_TASK = "editloss/task losses"
 CATEGORY_GENERIC = "editloss/generic losses"
@@ -63,6 +68,57 @@ def margin_input(default: float, tooltip: str) -> tuple:
 
 def mask_input() -> tuple:
     return ("MASK", {"tooltip": MASK_TOOLTIP})
+
+
+def as_image(value: object, name: str, channels: tuple[int, ...] = (1, 3, 4)) -> torch.Tensor:
+    """An IMAGE input ``[B, H, W, C]``: float, finite, in [0, 1], with C in ``channels``."""
+    return check_image(value, name, channels=channels)
+
+
+def as_mask(
+    value: object, name: str, size: tuple[int, int] | None = None, batch: int | None = None, of: str = "the images"
+) -> torch.Tensor:
+    """A MASK input as float32 ``[B, H, W]`` (``[H, W]`` is batch 1), finite and in [0, 1].
+
+    With ``size`` (H, W) it must have that size (``of`` names what it is measured against); with
+    ``batch``, a batch-1 mask stands for every sample and any other batch must equal it.
+    """
+    check_float_tensor(value, name)
+    if value.dim() == 2:
+        value = value.unsqueeze(0)
+    if value.dim() != 3 or value.shape[0] == 0:
+        raise ValueError(f"{name} must be a MASK [B, H, W] or [H, W] with B >= 1, got {describe(value)}")
+    if size is not None and tuple(value.shape[1:]) != tuple(size):
+        raise ValueError(
+            f"{name} is {value.shape[2]}x{value.shape[1]} px but {of} are {size[1]}x{size[0]} px: scale the mask "
+            f"(or {of}) to one size first"
+        )
+    check_has_values(value, name)
+    check_unit_range(value, name)
+    if batch is not None:
+        value = match_batch(value, batch, name, of)
+    return value.float()
+
+
+def as_depth(value: object, name: str) -> Depth:
+    """An EDITLOSS_DEPTH input (duck-typed, like :func:`as_embedding`)."""
+    values = getattr(value, "values", None)
+    if not isinstance(values, torch.Tensor) or getattr(value, "space", None) not in DEPTH_SPACES:
+        raise TypeError(f"{name} must be an {DEPTH_TYPE} (from an EditLoss depth loader), got {describe(value)}")
+    return value  # type: ignore[return-value]
+
+
+def as_confidence(value: object, values: torch.Tensor, name: str = "confidence") -> torch.Tensor | None:
+    """An optional confidence MASK for depth maps ``values [B, 1, H, W]``, as ``[B, 1, H, W]``."""
+    if value is None:
+        return None
+    return as_mask(value, name, tuple(values.shape[2:]), values.shape[0], "the depth maps").unsqueeze(1)
+
+
+def storage_precision(precision: str, auto_on_cuda: str = "bf16") -> str:
+    """The precision a loader keeps its weights in, on the device the model will run on: ``auto``
+    becomes the concrete choice (it is also part of the model cache's key)."""
+    return resolve_precision(precision, compat.compute_device(), auto_on_cuda)
 
 
 def as_embedding(value: object, name: str) -> Embedding:

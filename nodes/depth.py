@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import torch
 
-from ..comfy_editloss._checks import describe
 from ..comfy_editloss.io.depth_files import DEPTH_EXTENSIONS, read_depth_file
 from ..comfy_editloss.losses import ROBUST_FITS, SAMPLE_WEIGHTINGS, align_depth, depth_consistency_loss, depth_to_disparity, disparity_to_depth
 from ..comfy_editloss.report.depth import depth_picture, depth_preview
 from ..comfy_editloss.types import DEPTH_SPACES, DEPTH_TYPE, SCORES_TYPE, Depth
 from . import compat
-from .common import loss_outputs, match_batch
+from .common import as_confidence, as_depth, as_image, as_mask, loss_outputs, match_batch
 
 CATEGORY_DEPTH = "editloss/depth"
 SPACE_TOOLTIP = (
@@ -26,34 +25,9 @@ CONFIDENCE_TOOLTIP = (
 )
 
 
-def _confidence(value: object, values: torch.Tensor) -> torch.Tensor | None:
-    if value is None:
-        return None
-    confidence = _mask(value, values, "confidence")
-    low, high = float(confidence.min()), float(confidence.max())
-    if low < 0 or high > 1:
-        raise ValueError(f"confidence must lie in [0, 1], got values from {low:g} to {high:g}")
-    return confidence
-
-
-def as_depth(value: object, name: str) -> Depth:
-    values = getattr(value, "values", None)
-    if not isinstance(values, torch.Tensor) or getattr(value, "space", None) not in DEPTH_SPACES:
-        raise TypeError(f"{name} must be an {DEPTH_TYPE} (from an EditLoss depth loader), got {describe(value)}")
-    return value  # type: ignore[return-value]
-
-
-def _mask(value: object, like: torch.Tensor, name: str = "mask") -> torch.Tensor:
-    if not isinstance(value, torch.Tensor) or not value.is_floating_point():
-        raise TypeError(f"{name} must be a MASK (float tensor [B,H,W]), got {describe(value)}")
-    if value.dim() == 2:
-        value = value.unsqueeze(0)
-    if value.dim() != 3 or value.shape[1:] != like.shape[2:]:
-        raise ValueError(
-            f"{name} is {tuple(value.shape)} but the depth maps are {like.shape[3]}x{like.shape[2]} px ([B,H,W] = "
-            f"[{like.shape[0]}, {like.shape[2]}, {like.shape[3]}] expected): scale the mask to the depth maps' size"
-        )
-    return match_batch(value, like.shape[0], name, "the predicted depth").unsqueeze(1).float()
+def _depth_mask(value: object, maps: torch.Tensor, name: str = "mask") -> torch.Tensor:
+    """A MASK for depth maps ``[B, 1, H, W]``, as ``[B, 1, H, W]``."""
+    return as_mask(value, name, tuple(maps.shape[2:]), maps.shape[0], "the depth maps").unsqueeze(1)
 
 
 def _in_space(depth: Depth, space: str) -> torch.Tensor:
@@ -84,10 +58,8 @@ class EditLossDepthFromImage:
         }
 
     def convert(self, image, space, confidence=None):
-        if not isinstance(image, torch.Tensor) or image.dim() != 4:
-            raise ValueError(f"image must be an IMAGE [B,H,W,3], got {describe(image)}")
-        values = image[..., :3].float().mean(dim=-1, keepdim=True).permute(0, 3, 1, 2)
-        return (Depth(values, space, _confidence(confidence, values), "image"),)
+        values = as_image(image, "image")[..., :3].float().mean(dim=-1, keepdim=True).permute(0, 3, 1, 2)
+        return (Depth(values, space, as_confidence(confidence, values), "image"),)
 
 
 class EditLossLoadDepth:
@@ -116,7 +88,7 @@ class EditLossLoadDepth:
 
     def load(self, file, space, scale, confidence=None):
         values = torch.from_numpy(read_depth_file(compat.input_directory() / file).copy())[None, None] * scale
-        return (Depth(values, space, _confidence(confidence, values), file),)
+        return (Depth(values, space, as_confidence(confidence, values), file),)
 
     @classmethod
     def IS_CHANGED(cls, file, space, scale, confidence=None):
@@ -176,7 +148,7 @@ class EditLossAlignDepth:
         t = match_batch(_in_space(ref, "disparity"), p.shape[0], "target", "predicted")
         if t.shape[2:] != p.shape[2:]:
             raise ValueError(f"target is {t.shape[3]}x{t.shape[2]} px but predicted is {p.shape[3]}x{p.shape[2]} px: resize one first")
-        m = None if mask is None else _mask(mask, p)
+        m = None if mask is None else _depth_mask(mask, p)
         conf = pred.confidence
         fit = align_depth(p, t, m, conf=conf, dilate_r=dilate_r, robust=robust)
         aligned = fit.aligned.float()
@@ -234,7 +206,7 @@ class EditLossDepthConsistency:
         p = pred.values
         t = match_batch(ref.values, p.shape[0], "target", "predicted")
         options = dict(outside_dilate_r=outside_dilate_r, edge_band_r=edge_band_r, beta=beta, w_inside=w_inside, w_outside=w_outside, w_edge=w_edge)
-        m = _mask(mask, p)
+        m = _depth_mask(mask, p)
         terms = depth_consistency_loss(p, t, m, conf_pred=pred.confidence, sample_weighting=sample_weighting, **options)
         _, scores = loss_outputs(terms.per_sample.total, "depth_consistency", sample_weighting=sample_weighting, **options)
         return float(terms.total), float(terms.inside), float(terms.outside), float(terms.edge), scores
@@ -266,7 +238,7 @@ class EditLossDepthPlot:
         pred, ref = as_depth(predicted, "predicted"), as_depth(target, "target")
         p = pred.values
         t = match_batch(_in_space(ref, pred.space), p.shape[0], "target", "predicted")
-        m = None if mask is None else _mask(mask, p)
+        m = None if mask is None else _depth_mask(mask, p)
         return (depth_picture(p, t, m, edge_band_r=edge_band_r, space=pred.space),)
 
 

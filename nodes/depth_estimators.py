@@ -3,8 +3,6 @@ EDITLOSS_DEPTH (disparity, never min-max squashed) with a preview image."""
 
 from __future__ import annotations
 
-import torch
-
 from ..comfy_editloss._checks import describe
 from ..comfy_editloss.depth import PRECISIONS, DepthEstimator, estimate_depth, load_depth_estimator
 from ..comfy_editloss.encoders import cache as model_cache
@@ -12,7 +10,8 @@ from ..comfy_editloss.encoders.checkpoints import CheckpointError, find_model_fi
 from ..comfy_editloss.report.depth import depth_preview
 from ..comfy_editloss.types import DEPTH_TYPE, Depth
 from . import compat
-from .depth import CATEGORY_DEPTH, _confidence
+from .common import as_confidence, as_image, storage_precision
+from .depth import CATEGORY_DEPTH
 
 DEPTH_MODEL_TYPE = "EDITLOSS_DEPTH_MODEL"
 LICENCES = (
@@ -56,8 +55,7 @@ class EditLossDepthEstimatorLoader:
 
     def load(self, model, precision, input_size):
         path = _resolve(model)
-        device = compat.compute_device()
-        storage = precision if precision != "auto" else ("fp16" if device.type == "cuda" else "fp32")
+        storage = storage_precision(precision, auto_on_cuda="fp16")
         key = ("depth", model_cache.file_identity(path), storage, input_size)
         estimator, _ = model_cache.cached(key, lambda: load_depth_estimator(path, storage, compat.offload_device(), input_size or None))
         return (estimator,)
@@ -92,8 +90,7 @@ class EditLossEstimateDepth:
     def estimate(self, depth_model, image, batch_size, confidence=None):
         if not isinstance(depth_model, DepthEstimator):
             raise TypeError(f"depth_model must be an {DEPTH_MODEL_TYPE} from EditLoss Load Depth Estimator, got {describe(depth_model)}")
-        if not isinstance(image, torch.Tensor) or image.dim() != 4 or image.shape[-1] not in (1, 3):
-            raise ValueError(f"image must be an IMAGE [B,H,W,3], got {describe(image)}")
+        image = as_image(image, "image", channels=(1, 3))
         compat.load_for_inference(depth_model)
         bar = compat.progress_bar(image.shape[0])
         values = estimate_depth(
@@ -101,7 +98,7 @@ class EditLossEstimateDepth:
             progress=(lambda done, total: bar.update_absolute(done, total)) if bar is not None else None,
             check_interrupt=compat.throw_if_interrupted,
         )
-        depth = Depth(values, "disparity", _confidence(confidence, values), depth_model.name)
+        depth = Depth(values, "disparity", as_confidence(confidence, values), depth_model.name)
         return depth, depth_preview(values)
 
 

@@ -20,7 +20,7 @@ from ..comfy_editloss.losses import DISTANCES
 from ..comfy_editloss.report.heatmap import heatmap_panels, patch_distances
 from ..comfy_editloss.types import EMBEDDING_TYPE, Embedding
 from . import compat
-from .common import CATEGORY_EMBEDDING
+from .common import CATEGORY_EMBEDDING, as_image, storage_precision
 
 ENCODER_TYPE = "EDITLOSS_ENCODER"
 CATEGORY_ENCODERS = "editloss/encoders"
@@ -34,12 +34,6 @@ EMBEDDING_TOOLTIPS = (
 
 def _image_input(tooltip: str = "The images to encode (IMAGE [B,H,W,3]).") -> tuple:
     return ("IMAGE", {"tooltip": tooltip})
-
-
-def _check_image(image, name: str = "image") -> torch.Tensor:
-    if not isinstance(image, torch.Tensor) or image.dim() != 4 or image.shape[-1] not in (1, 3):
-        raise ValueError(f"{name} must be an IMAGE [B,H,W,3], got {describe(image)}")
-    return image
 
 
 def _outputs(global_embedding: torch.Tensor, patches: torch.Tensor, encoder: str) -> tuple[Embedding, Embedding]:
@@ -72,7 +66,7 @@ class EditLossWeightFreeEncode:
         }
 
     def encode(self, image, kind, patch_size):
-        patches = weight_free_embedding(_check_image(image).float(), kind, patch_size)
+        patches = weight_free_embedding(as_image(image, "image", channels=(1, 3)).float(), kind, patch_size)
         pooled = F.normalize(patches.mean(dim=(1, 2)), dim=-1)
         return _outputs(pooled, patches, f"weight_free:{kind}:{patch_size}")
 
@@ -170,20 +164,10 @@ class EditLossOpenCLIPLoader(_LoaderNode):
         device = compat.offload_device()
         key = ("open_clip", architecture, model_cache.file_identity(path), precision, str(compat.compute_device()), trusted)
         try:
-            encoder, _ = model_cache.cached(key, lambda: load_open_clip_encoder(architecture, path, _storage_precision(precision), device, trusted))
+            encoder, _ = model_cache.cached(key, lambda: load_open_clip_encoder(architecture, path, storage_precision(precision), device, trusted))
         except CheckpointError as exc:
             raise _hf_transformers_hint(path, exc) from None
         return (encoder,)
-
-
-def _storage_precision(precision: str) -> str:
-    """The dtype to keep weights in: ``auto`` picks it for the device the model will run on."""
-    if precision != "auto":
-        return precision
-    device = compat.compute_device()
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "fp32"
 
 
 class EditLossTimmLoader(_LoaderNode):
@@ -212,7 +196,7 @@ class EditLossTimmLoader(_LoaderNode):
         device = compat.offload_device()
         key = ("timm", architecture.strip(), model_cache.file_identity(path), precision, str(compat.compute_device()), image_size, global_pool)
         encoder, _ = model_cache.cached(
-            key, lambda: load_timm_encoder(architecture.strip(), path, _storage_precision(precision), device, image_size or None, global_pool)
+            key, lambda: load_timm_encoder(architecture.strip(), path, storage_precision(precision), device, image_size or None, global_pool)
         )
         return (encoder,)
 
@@ -260,7 +244,7 @@ class EditLossEncode:
     def encode(self, encoder, image, batch_size, image_size=0, resize_mode="default", mean="", std=""):
         if not isinstance(encoder, ImageEncoder):
             raise TypeError(f"encoder must be an {ENCODER_TYPE} from an EditLoss loader node, got {describe(encoder)}")
-        image = _check_image(image)
+        image = as_image(image, "image", channels=(1, 3))
         config = encoder.preprocess_config.with_overrides(
             size=image_size, resize_mode=resize_mode, mean=_parse_triple(mean, "mean"), std=_parse_triple(std, "std")
         )
@@ -330,7 +314,7 @@ class EditLossCLIPVisionEncode:
     def encode(self, clip_vision, image, crop):
         if not hasattr(clip_vision, "encode_image"):
             raise TypeError(f"clip_vision must be a CLIP_VISION model from Load CLIP Vision, got {describe(clip_vision)}")
-        output = clip_vision.encode_image(_check_image(image), crop=crop == "center")
+        output = clip_vision.encode_image(as_image(image, "image", channels=(1, 3)), crop=crop == "center")
         return clip_vision_output_to_embeddings(output)
 
 
@@ -380,7 +364,7 @@ class ComfyCLIPVisionEncoder(ImageEncoder):
         self.crop = crop
 
     def forward(self, images, config=None):
-        output = self.clip_vision.encode_image(_check_image(images), crop=self.crop)
+        output = self.clip_vision.encode_image(as_image(images, "images", channels=(1, 3)), crop=self.crop)
         global_embedding, patches = clip_vision_output_to_embeddings(output)
         return EncoderOutput(global_embedding.tensor, patches.tensor)
 
@@ -437,7 +421,7 @@ class EditLossPatchHeatmap:
     def draw(self, image, z_pred, z_gt, z_src, dist, z_overlay=None):
         from .common import aligned_tensors  # noqa: PLC0415
 
-        image = _check_image(image)
+        image = as_image(image, "image", channels=(1, 3))
         refs = {"z_gt": z_gt, "z_src": z_src}
         if z_overlay is not None:
             refs["z_overlay"] = z_overlay

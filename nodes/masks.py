@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from ..comfy_editloss._checks import check_image
+from ..comfy_editloss._checks import common_batch
 from ..comfy_editloss.edits.masks import edit_mask_from_difference
-from ..comfy_editloss.edits.negatives import OVERLAY_MODES, _check_mask, _common_batch, overlay_negatives
+from ..comfy_editloss.edits.negatives import OVERLAY_MODES, overlay_negatives
+from .common import as_image, as_mask
 
 
 class EditLossEditMask:
@@ -39,11 +40,11 @@ class EditLossEditMask:
     def derive(self, before, after, threshold, clean, grow, mask=None):
         if mask is None:
             return (edit_mask_from_difference(before, after, threshold, clean, grow).cpu(),)
-        # The overlay negative's checks of its edit_mask, where this mask usually goes: a value outside
-        # [0, 1] or a batch that fits neither 1 nor the images' is an error, never clamped or broadcast.
-        before, after = check_image(before, "before"), check_image(after, "after")
-        mask = _check_mask(mask, "mask", tuple(before.shape[1:3]))
-        _common_batch({"before": before, "after": after, "mask": mask})
+        # A value outside [0, 1] or a batch that fits neither 1 nor the images' is an error, never clamped
+        # or broadcast: the mask goes on to the overlay negative and the losses as it is.
+        before, after = as_image(before, "before"), as_image(after, "after")
+        mask = as_mask(mask, "mask", tuple(before.shape[1:3]))
+        common_batch({"before": before, "after": after, "mask": mask})
         return (mask.detach().to("cpu", torch.float32),)
 
 

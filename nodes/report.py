@@ -15,6 +15,7 @@ from ..comfy_editloss.report.files import write_numbered
 from ..comfy_editloss.report.table import NORMALIZATIONS, ScoreTable, table_json_text
 from ..comfy_editloss.types import SCORES_TYPE
 from . import compat
+from .common import as_image
 
 SCORE_TABLE_TYPE = "EDITLOSS_SCORE_TABLE"
 CATEGORY_REPORT = "editloss/report"
@@ -230,8 +231,8 @@ class EditLossReport:
         return float("nan")  # runs on every queue, like an output that writes a new numbered file each run
 
     def report(self, filename_prefix, weights, normalize, save_files, pictures=True, generations=None, labels=None, **scores):
-        if generations is not None and (not isinstance(generations, torch.Tensor) or generations.dim() != 4):
-            raise TypeError(f"generations must be an IMAGE [B,H,W,3], got {describe(generations)}")
+        if generations is not None:
+            generations = as_image(generations, "generations")
         table = collect_table(_labels_text(labels), scores, generations.shape[0] if generations is not None else None)
         total = table.weighted_total(weights or None, normalize)
         text = table.format_text(total)
@@ -245,8 +246,8 @@ class EditLossReport:
             files = write_numbered(folder, stem, counter, {"json": table_json_text(data), "csv": table.to_csv(total)})
             text += "\nwrote " + ", ".join(_in_output(p) for p in files) + " in the output folder"
         ui = {"text": [text], "images": compat.save_preview([table_image, chart], "editloss_report") if pictures else []}
-        as_image = lambda a: torch.from_numpy(a)[None].contiguous()  # noqa: E731
-        return {"ui": ui, "result": (as_image(table_image), as_image(chart), text, table, total)}
+        to_image = lambda a: torch.from_numpy(a)[None].contiguous()  # noqa: E731
+        return {"ui": ui, "result": (to_image(table_image), to_image(chart), text, table, total)}
 
 
 class EditLossPickBest:
@@ -281,8 +282,7 @@ class EditLossPickBest:
         }
 
     def pick(self, generations, weights, normalize, count, labels=None, **scores):
-        if not isinstance(generations, torch.Tensor) or generations.dim() != 4:
-            raise TypeError(f"generations must be an IMAGE [B,H,W,3], got {describe(generations)}")
+        generations = as_image(generations, "generations")
         table = collect_table(_labels_text(labels), scores, generations.shape[0])
         total = table.weighted_total(weights or None, normalize)
         order = table.ranking(total)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from ..comfy_editloss._checks import check_number, describe
+from ..comfy_editloss._checks import check_number
 from ..comfy_editloss.losses import (
     acf_period_loss,
     estimate_texture_period,
@@ -19,7 +19,7 @@ from ..comfy_editloss.losses import (
     spectral_period_loss,
 )
 from ..comfy_editloss.report.texture import acf_picture, log_polar_picture, spectrum_picture
-from .common import LOSS_OUTPUT_TOOLTIPS, LOSS_RETURN_NAMES, LOSS_RETURN_TYPES, loss_outputs, match_batch
+from .common import LOSS_OUTPUT_TOOLTIPS, LOSS_RETURN_NAMES, LOSS_RETURN_TYPES, as_image, as_mask, loss_outputs, match_batch
 
 CATEGORY_TEXTURE = "editloss/texture losses"
 CATEGORY_PICTURES = "editloss/pictures"
@@ -91,29 +91,14 @@ def _images_and_mask(widgets: dict, first: tuple = ("generated", GENERATED_TOOLT
 
 def as_images(value: object, name: str) -> torch.Tensor:
     """ComfyUI IMAGE ``[B,H,W,C]`` -> ``[B,C,H,W]`` float32 (C = 1 or 3; RGBA loses its alpha)."""
-    if not isinstance(value, torch.Tensor) or not value.is_floating_point():
-        raise TypeError(f"{name} must be an IMAGE (float tensor [B,H,W,3]), got {describe(value)}")
-    if value.dim() != 4 or value.shape[-1] not in (1, 3, 4):
-        raise ValueError(f"{name} must be an IMAGE [B,H,W,3], got shape {tuple(value.shape)}")
-    return value[..., :3].permute(0, 3, 1, 2).float()
+    return as_image(value, name)[..., :3].permute(0, 3, 1, 2).float()
 
 
-def as_mask(value: object, images: torch.Tensor, name: str = "mask") -> torch.Tensor | None:
-    """ComfyUI MASK ``[B,H,W]`` / ``[H,W]`` -> ``[B,1,H,W]`` matching ``images [B,C,H,W]``."""
+def texture_mask(value: object, images: torch.Tensor, name: str = "mask") -> torch.Tensor | None:
+    """An optional MASK for ``images [B,C,H,W]``, as ``[B,1,H,W]`` on their device."""
     if value is None:
         return None
-    if not isinstance(value, torch.Tensor) or not value.is_floating_point():
-        raise TypeError(f"{name} must be a MASK (float tensor [B,H,W]), got {describe(value)}")
-    if value.dim() == 2:
-        value = value.unsqueeze(0)
-    if value.dim() != 3:
-        raise ValueError(f"{name} must be a MASK [B,H,W] or [H,W], got shape {tuple(value.shape)}")
-    if value.shape[1:] != images.shape[2:]:
-        raise ValueError(
-            f"{name} is {value.shape[2]}x{value.shape[1]} px but the images are {images.shape[3]}x{images.shape[2]} px: "
-            "scale the mask (or the images) to one size first"
-        )
-    return match_batch(value, images.shape[0], name, "the generated images").unsqueeze(1).to(images.device, torch.float32)
+    return as_mask(value, name, tuple(images.shape[2:]), images.shape[0], "the images").unsqueeze(1).to(images.device)
 
 
 def pair(generated: object, target: object, mask: object, generated_name: str = "generated", target_name: str = "target"):
@@ -125,7 +110,7 @@ def pair(generated: object, target: object, mask: object, generated_name: str = 
             "the spectra are compared bin by bin, so scale one to the other's size first (e.g. with ImageScale)"
         )
     ref = match_batch(ref, pred.shape[0], target_name, generated_name).to(pred.device)
-    return pred, ref, as_mask(mask, pred)
+    return pred, ref, texture_mask(mask, pred)
 
 
 def band_centre(center_period_px: object, batch: int) -> torch.Tensor | None:
@@ -256,7 +241,7 @@ class EditLossTexturePeriod:
 
     def measure(self, image, r_bins, tau, min_bin, max_bin, mask=None):
         images = as_images(image, "image")
-        peak = estimate_texture_period(images, as_mask(mask, images), r_bins=r_bins, tau=tau, min_bin=min_bin, max_bin=_max_bin(max_bin))
+        peak = estimate_texture_period(images, texture_mask(mask, images), r_bins=r_bins, tau=tau, min_bin=min_bin, max_bin=_max_bin(max_bin))
         lines = []
         for i in range(images.shape[0]):
             harmonic = int(peak.harmonic[i])

@@ -65,9 +65,9 @@ def test_estimate_node_refuses_wrong_inputs(nodes, models):
     (estimator,) = nodes["EditLossDepthEstimatorLoader"]().load("depth_anything_v2_vits.pth", "fp32", 56)
     with pytest.raises(TypeError, match=r"depth_model must be an EDITLOSS_DEPTH_MODEL from EditLoss Load Depth Estimator, got"):
         nodes["EditLossEstimateDepth"]().estimate("model", torch.zeros(1, 8, 8, 3), 1)
-    with pytest.raises(ValueError, match=r"image must be an IMAGE \[B,H,W,3\], got a torch.float32 tensor of shape \(8, 8, 3\)"):
+    with pytest.raises(ValueError, match=r"^image must be an IMAGE \[B, H, W, C\] with C = 1 or 3, got a torch.float32 tensor of shape \(8, 8, 3\)"):
         nodes["EditLossEstimateDepth"]().estimate(estimator, torch.zeros(8, 8, 3), 1)
-    with pytest.raises(ValueError, match=r"confidence is \(1, 4, 4\) but the depth maps are 8x8 px"):
+    with pytest.raises(ValueError, match=r"^confidence is 4x4 px but the depth maps are 8x8 px: scale the mask \(or the depth maps\) to one size first$"):
         nodes["EditLossEstimateDepth"]().estimate(estimator, torch.zeros(1, 8, 8, 3), 1, confidence=torch.ones(1, 4, 4))
 
 

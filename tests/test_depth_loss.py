@@ -241,7 +241,7 @@ P, M = torch.rand(2, 1, 8, 10), torch.ones(2, 1, 8, 10)
         (lambda: L.depth_consistency_loss(P, torch.rand(2, 1, 8, 11), M), ValueError, r"^d_tgt must be 8x10 \(H x W\) like d_pred, got 8x11 \(shape \(2, 1, 8, 11\)\)$"),
         (lambda: L.depth_consistency_loss(P, P, torch.ones(3, 1, 8, 10)), ValueError, r"^mask has batch 3 but d_pred has batch 2; give one map per sample or batch 1 for all$"),
         (lambda: L.depth_consistency_loss(P, P, M * 2), ValueError, r"^mask must lie in \[0, 1\], got values from 2 to 2$"),
-        (lambda: L.depth_consistency_loss(P, P, M, conf_pred=M * float("nan")), ValueError, r"^conf_pred must be finite and in \[0, 1\], got 160 NaN/Inf value\(s\)$"),
+        (lambda: L.depth_consistency_loss(P, P, M, conf_pred=M * float("nan")), ValueError, r"^conf_pred must be finite and in \[0, 1\], got 160 NaN/Inf value\(s\) in sample\(s\) \[0, 1\]$"),
         (lambda: L.depth_consistency_loss(P.long(), P, M), TypeError, r"^d_pred must be a floating-point tensor"),
         (lambda: L.depth_consistency_loss(P, P, M, outside_dilate_r=-1), ValueError, r"^outside_dilate_r must be >= 0, got -1$"),
         (lambda: L.depth_consistency_loss(P, P, M, edge_band_r=1.5), TypeError, r"^edge_band_r must be an int, got float 1\.5$"),

@@ -207,7 +207,7 @@ def test_depth_node_errors_name_the_input(nodes, PackDepth):
     p, t = PackDepth(pred[None, None], "depth"), PackDepth(target[None, None], "disparity")
     with pytest.raises(ValueError, match=r"^predicted is depth but target is disparity: convert or align them into one space first"):
         nodes["EditLossDepthConsistency"]().compute(p, t, box, 1, 1, 0.1, 1.0, 0.5, 0.5, "pixels")
-    with pytest.raises(ValueError, match=r"^mask is \(1, 10, 10\) but the depth maps are 48x40 px"):
+    with pytest.raises(ValueError, match=r"^mask is 10x10 px but the depth maps are 48x40 px: scale the mask \(or the depth maps\) to one size first$"):
         nodes["EditLossDepthConsistency"]().compute(p, PackDepth(target[None, None], "depth"), torch.ones(1, 10, 10), 1, 1, 0.1, 1.0, 0.5, 0.5, "pixels")
     with pytest.raises(TypeError, match=r"^target must be an EDITLOSS_DEPTH \(from an EditLoss depth loader\), got a torch\.float32 tensor"):
         nodes["EditLossAlignDepth"]().align(p, target, 2, "none")

@@ -48,7 +48,7 @@ def test_weight_free_encode_node(nodes):
     assert global_.tensor.shape == (1, 39) and global_.normalized
     torch.testing.assert_close(global_.tensor.norm(dim=-1), torch.ones(1))
     assert patches.encoder == "weight_free:gradient+pixel:16"
-    with pytest.raises(ValueError, match=r"^image must be an IMAGE \[B,H,W,3\], got a torch.float32 tensor of shape \(64, 96, 3\)"):
+    with pytest.raises(ValueError, match=r"^image must be an IMAGE \[B, H, W, C\] with C = 1 or 3, got a torch.float32 tensor of shape \(64, 96, 3\)"):
         nodes["EditLossWeightFreeEncode"]().encode(image[0], "gradient", 16)
 
 

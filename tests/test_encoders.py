@@ -400,7 +400,7 @@ def test_preprocess_config_rejects_bad_values_by_name(changes, error, message):
 
 def test_preprocess_rejects_what_is_not_an_image():
     config = PreprocessConfig(size=8)
-    with pytest.raises(ValueError, match=r"^images must be an IMAGE \[B, H, W, 3\] \(or \[B, H, W, 1\]\), got shape \(2, 3, 16, 16\)$"):
+    with pytest.raises(ValueError, match=r"^images must be an IMAGE \[B, H, W, C\] with C = 1 or 3, got a torch.float32 tensor of shape \(2, 3, 16, 16\)"):
         preprocess(torch.rand(2, 3, 16, 16), config)  # channels first
     with pytest.raises(ValueError, match=r"got shape \(0, 16, 16, 3\)$"):
         preprocess(torch.rand(0, 16, 16, 3), config)
@@ -410,9 +410,9 @@ def test_preprocess_rejects_what_is_not_an_image():
         preprocess(torch.rand(1, 16, 16, 3), {"size": 8})
     infinite = torch.rand(2, 16, 16, 3)
     infinite[1, 3, 5, 0] = float("inf")
-    with pytest.raises(ValueError, match=r"^images must be finite, got 1 NaN/Inf value\(s\) in image\(s\) \[1\]$"):
+    with pytest.raises(ValueError, match=r"^images must be finite and in \[0, 1\], got 1 NaN/Inf value\(s\) in sample\(s\) \[1\]$"):
         preprocess(infinite, config)
-    with pytest.raises(ValueError, match=r"^images must hold values in \[0, 1\] \(an IMAGE\), got values from 0 to 255; clamp a decoded image, or divide a 0-255 one by 255$"):
+    with pytest.raises(ValueError, match=r"^images must lie in \[0, 1\], got values from 0 to 255; clamp a decoded image, or divide a 0-255 one by 255$"):
         preprocess(torch.arange(256.0).reshape(1, 16, 16, 1), config)
     with pytest.raises(ValueError, match=r"^images is on the meta device"):
         preprocess(torch.empty(1, 16, 16, 3, device="meta"), config)

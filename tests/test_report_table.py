@@ -295,7 +295,7 @@ def test_the_table_checks_what_it_is_built_from_and_given():
 
 @pytest.mark.parametrize("images,error,message", [
     (torch.rand(3, 8, 8, 3), ValueError, r"^images must hold one image per generation \(2\), got batch 3$"),
-    (torch.full((2, 8, 8, 3), float("nan")), ValueError, r"^images must be finite and in \[0, 1\], got 384 NaN/Inf value\(s\)$"),
+    (torch.full((2, 8, 8, 3), float("nan")), ValueError, r"^images must be finite and in \[0, 1\], got 384 NaN/Inf value\(s\) in sample\(s\) \[0, 1\]$"),
     (torch.rand(2, 3, 8, 8), ValueError, r"^images must be an IMAGE \[B, H, W, C\] with C = 1, 3 or 4"),
     ([[0.0]], TypeError, r"^images must be a torch.Tensor"),
 ])

@@ -516,7 +516,7 @@ MASK = torch.ones(2, 1, 16, 20)
         (lambda f: f(IMG, IMG, torch.ones(1, 1, 16, 20)), ValueError, r"^mask must have shape \[B, 1, H, W\] = \[2, 1, 16, 20\] like pred, got \(1, 1, 16, 20\)"),
         (lambda f: f(IMG, IMG, MASK * 2), ValueError, r"^mask must lie in \[0, 1\], got values from 2 to 2$"),
         (lambda f: f(IMG, IMG, MASK - 1.5), ValueError, r"^mask must lie in \[0, 1\], got values from -0\.5 to -0\.5$"),
-        (lambda f: f(IMG, IMG, MASK * float("nan")), ValueError, r"^mask must be finite and in \[0, 1\], got \d+ NaN/Inf value\(s\)$"),
+        (lambda f: f(IMG, IMG, MASK * float("nan")), ValueError, r"^mask must be finite and in \[0, 1\], got \d+ NaN/Inf value\(s\) in sample\(s\) \[0, 1\]$"),
         (lambda f: f(IMG, IMG, torch.cat([MASK[:1], MASK[:1] * 0])), ValueError, r"^mask is all zero for sample\(s\) \[1\]: there is no texture to measure"),
         (lambda f: f(IMG, IMG, MASK.long()), TypeError, r"^mask must be a floating-point or bool tensor, got torch\.int64$"),
         (lambda f: f(IMG, IMG, reduction="avg"), ValueError, r"^reduction must be one of 'none', 'mean', 'sum', got 'avg'$"),

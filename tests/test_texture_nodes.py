@@ -141,10 +141,10 @@ def test_pictures_differ_when_only_the_scale_does(nodes):
     [
         ("EditLossSpectralPeriod", lambda n, g, t, m: n.compute(g, t[:, :64], **widgets(type(n))), r"^target is 128x64 px but generated is 128x96 px: the spectra are compared bin by bin, so scale one to the other's size first"),
         ("EditLossACFPeriod", lambda n, g, t, m: n.compute(g, t, mask=m[:64], **widgets(type(n))), r"^mask is 128x64 px but the images are 128x96 px: scale the mask \(or the images\) to one size first$"),
-        ("EditLossLogPolarAlign", lambda n, g, t, m: n.compute(g, t, mask=m.expand(3, -1, -1), **widgets(type(n))), r"^mask has batch 3 but the generated images has batch 2"),
+        ("EditLossLogPolarAlign", lambda n, g, t, m: n.compute(g, t, mask=m.expand(3, -1, -1), **widgets(type(n))), r"^mask has batch 3 but the images has batch 2"),
         ("EditLossSpectralPeriod", lambda n, g, t, m: n.compute(g, torch.cat([t, t, t]), **widgets(type(n))), r"^target has batch 3 but generated has batch 2"),
-        ("EditLossACFPeriod", lambda n, g, t, m: n.compute(g[..., 0], t, **widgets(type(n))), r"^generated must be an IMAGE \[B,H,W,3\], got shape \(2, 96, 128\)$"),
-        ("EditLossLogPolarAlign", lambda n, g, t, m: n.compute(g, "target.png", **widgets(type(n))), r"^target must be an IMAGE \(float tensor \[B,H,W,3\]\), got str 'target\.png'$"),
+        ("EditLossACFPeriod", lambda n, g, t, m: n.compute(g[..., 0], t, **widgets(type(n))), r"^generated must be an IMAGE \[B, H, W, C\] with C = 1, 3 or 4, got a torch.float32 tensor of shape \(2, 96, 128\)"),
+        ("EditLossLogPolarAlign", lambda n, g, t, m: n.compute(g, "target.png", **widgets(type(n))), r"^target must be a torch.Tensor, got str 'target\.png'$"),
         ("EditLossACFPeriod", lambda n, g, t, m: n.compute(g, t, mask=torch.zeros_like(m), **widgets(type(n))), r"^mask is all zero for sample\(s\) \[0, 1\]: there is no texture to measure"),
         ("EditLossScaleConsistency", lambda n, g, t, m: n.compute(g, t[:, :64], **widgets(type(n))), r"^generated_2 is 128x64 px but generated_1 is 128x96 px"),
     ],

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from .._checks import (
     check_choice,
+    common_batch,
     check_float_tensor,
     check_has_values,
     check_image,
@@ -64,15 +65,6 @@ def _check_scene(before: object, after: object, edit_mask: object) -> tuple[torc
     edit_mask = _check_mask(edit_mask, "edit_mask", tuple(before.shape[1:3]))
     check_same_device((("before", before), ("after", after), ("edit_mask", edit_mask)))
     return before, after, edit_mask
-
-
-def _common_batch(named: dict[str, torch.Tensor]) -> int:
-    batches = {name: t.shape[0] for name, t in named.items()}
-    sizes = set(batches.values()) - {1}
-    if len(sizes) > 1:
-        shown = ", ".join(f"{name} {batch}" for name, batch in batches.items())
-        raise ValueError(f"batches differ ({shown}): give each input batch 1 (used for every sample) or the same batch")
-    return sizes.pop() if sizes else 1
 
 
 def _expand(tensor: torch.Tensor, batch: int) -> torch.Tensor:
@@ -154,7 +146,7 @@ def object_masks(
     threshold = check_number(threshold, "threshold", minimum=0.0)
     clean = check_int(clean, "clean", minimum=0)
     named = {"before": before, "after": after, "edit_mask": edit_mask}
-    batch = _common_batch(named)
+    batch = common_batch(named)
     before, after, edit_mask = (_expand(t.float(), batch) for t in named.values())
     region = (edit_mask > 0.5).float()
     known = 1 - max_filter(region, 1)
@@ -204,7 +196,7 @@ def overlay_negatives(
     # Both object masks are checked whatever the mode: a bad one is a mistake even where unused.
     objects = {name: _check_mask(m, name, size) for name, m in (("new_object_mask", new_object_mask), ("old_object_mask", old_object_mask)) if m is not None}
     check_same_device([*named.items(), *objects.items()])
-    batch = _common_batch({**named, **objects})
+    batch = common_batch({**named, **objects})
     if mode == "blend":
         weight = _expand(edit_mask, batch).to(before.dtype)[..., None] * blend
         return _expand(before, batch) + weight * (_expand(after, batch) - _expand(before, batch))

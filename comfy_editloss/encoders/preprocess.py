@@ -23,7 +23,8 @@ from dataclasses import dataclass, replace
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_choice, check_float_tensor, check_has_values, check_number, describe
+from .._checks import check_choice, check_number, describe
+from .._checks import check_image as check_rgb_image
 
 RESIZE_MODES = ("shortest", "longest", "squash", "multiple")
 INTERPOLATIONS = ("bicubic", "bilinear")
@@ -35,28 +36,9 @@ _HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 
 def check_image(images: object, name: str = "images", min_size: int = 1) -> torch.Tensor:
-    """A ComfyUI IMAGE: a float tensor ``[B, H, W, 3]`` (or ``[B, H, W, 1]``) of at least one image of
-    at least ``min_size`` pixels a side, every value finite and in [0, 1].
-
-    The values are read (one reduction, one sync): an image out of range (a decoded latent not yet
-    clamped, a [0, 255] image, a [-1, 1] one) would otherwise be encoded as something else."""
-    check_float_tensor(images, name)
-    if images.dim() != 4 or images.shape[-1] not in (1, 3):
-        raise ValueError(f"{name} must be an IMAGE [B, H, W, 3] (or [B, H, W, 1]), got shape {tuple(images.shape)}")
-    if images.shape[0] == 0 or images.shape[1] < min_size or images.shape[2] < min_size:
-        raise ValueError(f"{name} must hold at least one image of at least {min_size}x{min_size} pixels, got shape {tuple(images.shape)}")
-    check_has_values(images, name)
-    values = images.detach()
-    if bool((~((values >= 0) & (values <= 1))).any()):  # NaN fails both comparisons
-        bad = ~torch.isfinite(values)
-        if bool(bad.any()):
-            samples = torch.nonzero(bad.flatten(1).any(dim=1)).flatten().tolist()
-            raise ValueError(f"{name} must be finite, got {int(bad.sum())} NaN/Inf value(s) in image(s) {samples[:8]}")
-        raise ValueError(
-            f"{name} must hold values in [0, 1] (an IMAGE), got values from {float(values.min()):g} to {float(values.max()):g}; "
-            "clamp a decoded image, or divide a 0-255 one by 255"
-        )
-    return images
+    """An IMAGE an encoder takes: :func:`comfy_editloss._checks.check_image` with one or three
+    channels (RGB or grey)."""
+    return check_rgb_image(images, name, channels=(1, 3), min_size=min_size)
 
 
 def check_config(config: object, name: str = "config") -> "PreprocessConfig":
