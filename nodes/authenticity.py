@@ -11,20 +11,9 @@ from ..comfy_editloss._checks import describe
 from ..comfy_editloss.losses.authenticity import REGRESSION_TYPES, CombinedLoss, FocalCombinedLoss
 from ..comfy_editloss.report.authenticity import terms_picture
 from ..comfy_editloss.types import SCORES_TYPE
+from .common import parse_numbers
 
 CATEGORY_AUTHENTICITY = "editloss/authenticity"
-_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-
-
-def parse_numbers(text: str, name: str) -> list[float]:
-    """``"0.9, 0.2 0.7"`` -> ``[0.9, 0.2, 0.7]`` (commas, spaces, semicolons or new lines between)."""
-    items = [t for t in re.split(r"[\s,;]+", text.strip()) if t]
-    bad = [t for t in items if not re.fullmatch(_NUMBER, t)]
-    if bad:
-        raise ValueError(f"{name} must be a list of numbers such as '0.9, 0.1, 0.75', got {bad[0]!r} in {text!r}")
-    return [float(t) for t in items]
-
-
 def parse_logits(text: str, name: str = "logits_text") -> list[list[float]]:
     """``"-2 2; 1.5 -1"`` -> ``[[-2, 2], [1.5, -1]]``: one pair (fake, real) per sample, pairs
     separated by ``;`` or new lines."""

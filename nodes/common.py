@@ -11,6 +11,8 @@ input otherwise. Outputs go back as CPU float32 tensors and plain Python floats.
 
 from __future__ import annotations
 
+import re
+
 import torch
 import torch.nn.functional as F
 
@@ -68,6 +70,19 @@ def margin_input(default: float, tooltip: str) -> tuple:
 
 def mask_input() -> tuple:
     return ("MASK", {"tooltip": MASK_TOOLTIP})
+
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+
+
+def parse_numbers(text: str, name: str) -> list[float]:
+    """Numbers typed in a text widget: ``"0.9, 0.2 0.7"`` -> ``[0.9, 0.2, 0.7]`` (commas, spaces,
+    semicolons or new lines between)."""
+    items = [t for t in re.split(r"[\s,;]+", text.strip()) if t]
+    bad = [t for t in items if not re.fullmatch(_NUMBER, t)]
+    if bad:
+        raise ValueError(f"{name} must be a list of numbers such as '0.9, 0.1, 0.75', got {bad[0]!r} in {text!r}")
+    return [float(t) for t in items]
 
 
 def as_image(value: object, name: str, channels: tuple[int, ...] = (1, 3, 4)) -> torch.Tensor:

@@ -7,8 +7,6 @@ functions from ``comfy_editloss.losses``.
 
 from __future__ import annotations
 
-import re
-
 import torch
 
 from ..comfy_editloss.losses import (
@@ -42,6 +40,7 @@ from .common import (
     margin_input,
     mask_for_grid,
     mask_input,
+    parse_numbers,
     reference_note,
 )
 
@@ -189,13 +188,9 @@ class EditLossPairDistance:
         return loss_outputs(per_sample, f"distance_{dist}", dist=dist, agg=agg)
 
 
-def parse_labels(text: str, batch: int, name: str = "labels") -> torch.Tensor:
+def parse_pair_labels(text: str, batch: int, name: str = "labels") -> torch.Tensor:
     """Labels typed in a node: one number for every pair, or one per pair, separated by commas."""
-    items = [t for t in re.split(r"[,\s;]+", text.strip()) if t]
-    try:
-        values = [float(t) for t in items]
-    except ValueError:
-        raise ValueError(f"{name} must be numbers separated by commas (e.g. '1, 0, 1'), got {text!r}") from None
+    values = parse_numbers(text, name)
     if len(values) == 1:
         values = values * batch
     if len(values) != batch:
@@ -226,7 +221,7 @@ class EditLossContrastivePair(_LossNode):
 
     def compute(self, z1, z2, labels, margin, dist, agg, mask=None):
         a, b = aligned_tensors("z1", z1, z2=z2)
-        y = parse_labels(labels, a.shape[0]).to(a.device)
+        y = parse_pair_labels(labels, a.shape[0]).to(a.device)
         per_sample = contrastive_pair_loss(a, b, y, margin=margin, dist=dist, agg=agg, reduction="none", mask=mask_for_grid(mask, a))
         return loss_outputs(per_sample, "contrastive_pair", margin=margin, dist=dist, agg=agg)
 

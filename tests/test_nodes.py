@@ -175,7 +175,7 @@ def test_contrastive_node_labels(nodes, Embedding):
     torch.testing.assert_close(each.values, L.contrastive_pair_loss(z1.tensor, z2.tensor, torch.tensor([1.0, 0.0, 1.0]), reduction="none"))
     with pytest.raises(ValueError, match=r"^labels must hold 1 value \(for every pair\) or 3 \(one per pair\), got 2: '1,0'$"):
         node.compute(z1, z2, "1,0", 1.0, "l2", "mean")
-    with pytest.raises(ValueError, match=r"^labels must be numbers separated by commas"):
+    with pytest.raises(ValueError, match=r"^labels must be a list of numbers such as '0.9, 0.1, 0.75', got 'yes' in 'yes'$"):
         node.compute(z1, z2, "yes", 1.0, "l2", "mean")
     with pytest.raises(ValueError, match=r"^y must be <= 1, got max 2$"):
         node.compute(z1, z2, "2", 1.0, "l2", "mean")
