@@ -1,8 +1,9 @@
 """The ComfyUI node classes of the pack: thin wrappers around the library in ``comfy_editloss``."""
 
-from . import authenticity, compat, depth, depth_estimators, embedding_losses, encoders, latent, masks, report, texture
+from . import authenticity, depth, depth_estimators, embedding_losses, encoders, latent, masks, report, texture
+from .host import folders
 
-compat.register_model_folders()  # models/editloss_encoders and editloss_depth inside ComfyUI; nothing outside it
+folders.register_model_folders()  # models/editloss_encoders and editloss_depth inside ComfyUI; nothing outside it
 
 NODE_CLASS_MAPPINGS = {}
 NODE_DISPLAY_NAME_MAPPINGS = {}

@@ -20,7 +20,7 @@ from ..comfy_editloss._checks import check_float_tensor, check_has_values, check
 from ..comfy_editloss.encoders.precision import resolve_precision
 from ..comfy_editloss.losses import AGGREGATIONS, DISTANCES
 from ..comfy_editloss.types import DEPTH_SPACES, DEPTH_TYPE, EMBEDDING_TYPE, SCORES_TYPE, Depth, Embedding, Scores
-from . import compat
+from .host import models
 
 CATEGORY_TASK = "editloss/task losses"
 CATEGORY_GENERIC = "editloss/generic losses"
@@ -133,7 +133,7 @@ def as_confidence(value: object, values: torch.Tensor, name: str = "confidence")
 def storage_precision(precision: str, auto_on_cuda: str = "bf16") -> str:
     """The precision a loader keeps its weights in, on the device the model will run on: ``auto``
     becomes the concrete choice (it is also part of the model cache's key)."""
-    return resolve_precision(precision, compat.compute_device(), auto_on_cuda)
+    return resolve_precision(precision, models.compute_device(), auto_on_cuda)
 
 
 def as_embedding(value: object, name: str) -> Embedding:

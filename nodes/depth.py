@@ -9,7 +9,7 @@ from ..comfy_editloss.io.depth_files import DEPTH_EXTENSIONS, read_depth_file
 from ..comfy_editloss.losses import ROBUST_FITS, SAMPLE_WEIGHTINGS, align_depth, depth_consistency_loss, depth_to_disparity, disparity_to_depth
 from ..comfy_editloss.report.depth import depth_picture, depth_preview
 from ..comfy_editloss.types import DEPTH_SPACES, DEPTH_TYPE, SCORES_TYPE, Depth
-from . import compat
+from .host import folders
 from .common import as_confidence, as_depth, as_image, as_mask, loss_outputs, match_batch
 
 CATEGORY_DEPTH = "editloss/depth"
@@ -75,7 +75,7 @@ class EditLossLoadDepth:
 
     @classmethod
     def INPUT_TYPES(cls):
-        folder = compat.input_directory()
+        folder = folders.input_directory()
         files = sorted(f.name for f in folder.iterdir() if f.is_file() and f.suffix.lower() in DEPTH_EXTENSIONS) if folder.is_dir() else []
         return {
             "required": {
@@ -87,12 +87,12 @@ class EditLossLoadDepth:
         }
 
     def load(self, file, space, scale, confidence=None):
-        values = torch.from_numpy(read_depth_file(compat.input_directory() / file).copy())[None, None] * scale
+        values = torch.from_numpy(read_depth_file(folders.input_directory() / file).copy())[None, None] * scale
         return (Depth(values, space, as_confidence(confidence, values), file),)
 
     @classmethod
     def IS_CHANGED(cls, file, space, scale, confidence=None):
-        path = compat.input_directory() / file
+        path = folders.input_directory() / file
         return f"{path.stat().st_mtime_ns}-{path.stat().st_size}" if path.is_file() else file
 
 

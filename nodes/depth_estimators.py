@@ -9,7 +9,7 @@ from ..comfy_editloss.encoders import cache as model_cache
 from ..comfy_editloss.encoders.checkpoints import CheckpointError, find_model_file
 from ..comfy_editloss.report.depth import depth_preview
 from ..comfy_editloss.types import DEPTH_TYPE, Depth
-from . import compat
+from .host import folders, models, progress
 from .common import as_confidence, as_image, storage_precision
 from .depth import CATEGORY_DEPTH
 
@@ -22,10 +22,10 @@ LICENCES = (
 
 def _resolve(name: str):
     try:
-        return find_model_file(name, compat.depth_model_folders())
+        return find_model_file(name, folders.depth_model_folders())
     except CheckpointError as exc:
         raise CheckpointError(
-            f"{exc}. Put the official file (depth_anything_v2_vits.pth, dpt_large_384.pt, ...) in models/{compat.DEPTH_FOLDER} and refresh."
+            f"{exc}. Put the official file (depth_anything_v2_vits.pth, dpt_large_384.pt, ...) in models/{folders.DEPTH_FOLDER} and refresh."
         ) from None
 
 
@@ -44,10 +44,10 @@ class EditLossDepthEstimatorLoader:
 
     @classmethod
     def INPUT_TYPES(cls):
-        files = compat.list_depth_model_files()
+        files = folders.list_depth_model_files()
         return {
             "required": {
-                "model": (files or [f"(put depth model files in models/{compat.DEPTH_FOLDER})"], {"tooltip": "The weights file. " + LICENCES}),
+                "model": (files or [f"(put depth model files in models/{folders.DEPTH_FOLDER})"], {"tooltip": "The weights file. " + LICENCES}),
                 "precision": (list(PRECISIONS), {"default": "auto", "tooltip": "auto = fp16 on a GPU, fp32 on the CPU."}),
                 "input_size": ("INT", {"default": 0, "min": 0, "max": 4096, "step": 2, "tooltip": "The size the network works at (0 = its own: 518 Depth Anything V2, 384 MiDaS DPT, 256 MiDaS small). Larger sees finer detail, costs more."}),
             }
@@ -57,7 +57,7 @@ class EditLossDepthEstimatorLoader:
         path = _resolve(model)
         storage = storage_precision(precision, auto_on_cuda="fp16")
         key = ("depth", model_cache.file_identity(path), storage, input_size)
-        estimator, _ = model_cache.cached(key, lambda: load_depth_estimator(path, storage, compat.offload_device(), input_size or None))
+        estimator, _ = model_cache.cached(key, lambda: load_depth_estimator(path, storage, models.offload_device(), input_size or None))
         return (estimator,)
 
 
@@ -91,12 +91,12 @@ class EditLossEstimateDepth:
         if not isinstance(depth_model, DepthEstimator):
             raise TypeError(f"depth_model must be an {DEPTH_MODEL_TYPE} from EditLoss Load Depth Estimator, got {describe(depth_model)}")
         image = as_image(image, "image", channels=(1, 3))
-        compat.load_for_inference(depth_model)
-        bar = compat.progress_bar(image.shape[0])
+        models.load_for_inference(depth_model)
+        bar = progress.progress_bar(image.shape[0])
         values = estimate_depth(
             depth_model, image, batch_size,
             progress=(lambda done, total: bar.update_absolute(done, total)) if bar is not None else None,
-            check_interrupt=compat.throw_if_interrupted,
+            check_interrupt=progress.throw_if_interrupted,
         )
         depth = Depth(values, "disparity", as_confidence(confidence, values), depth_model.name)
         return depth, depth_preview(values)

@@ -19,7 +19,7 @@ from ..comfy_editloss.encoders.preprocess import RESIZE_MODES, PreprocessConfig
 from ..comfy_editloss.losses import DISTANCES
 from ..comfy_editloss.report.heatmap import heatmap_panels, patch_distances
 from ..comfy_editloss.types import EMBEDDING_TYPE, Embedding
-from . import compat
+from .host import folders, models, progress
 from .common import CATEGORY_EMBEDDING, as_image, storage_precision
 
 ENCODER_TYPE = "EDITLOSS_ENCODER"
@@ -82,15 +82,15 @@ def _open_clip_architectures() -> list[str]:
 
 
 def _checkpoint_input(tooltip: str) -> tuple:
-    files = compat.list_model_files()
+    files = folders.list_model_files()
     return (files or ["(put model files in models/editloss_encoders)"], {"tooltip": tooltip})
 
 
 def _resolve_checkpoint(name: str):
     try:
-        return find_model_file(name, compat.model_folders())
+        return find_model_file(name, folders.model_folders())
     except CheckpointError as exc:
-        raise CheckpointError(f"{exc}. Put the file in models/{compat.ENCODER_FOLDER} (or clip_vision, checkpoints) and refresh.") from None
+        raise CheckpointError(f"{exc}. Put the file in models/{folders.ENCODER_FOLDER} (or clip_vision, checkpoints) and refresh.") from None
 
 
 def _hf_transformers_hint(path, error: CheckpointError) -> CheckpointError:
@@ -161,8 +161,8 @@ class EditLossOpenCLIPLoader(_LoaderNode):
 
         trusted = machine_trusts_jit()
         path = _resolve_checkpoint(checkpoint)
-        device = compat.offload_device()
-        key = ("open_clip", architecture, model_cache.file_identity(path), precision, str(compat.compute_device()), trusted)
+        device = models.offload_device()
+        key = ("open_clip", architecture, model_cache.file_identity(path), precision, str(models.compute_device()), trusted)
         try:
             encoder, _ = model_cache.cached(key, lambda: load_open_clip_encoder(architecture, path, storage_precision(precision), device, trusted))
         except CheckpointError as exc:
@@ -193,8 +193,8 @@ class EditLossTimmLoader(_LoaderNode):
         from ..comfy_editloss.encoders.models import load_timm_encoder  # noqa: PLC0415
 
         path = _resolve_checkpoint(checkpoint)
-        device = compat.offload_device()
-        key = ("timm", architecture.strip(), model_cache.file_identity(path), precision, str(compat.compute_device()), image_size, global_pool)
+        device = models.offload_device()
+        key = ("timm", architecture.strip(), model_cache.file_identity(path), precision, str(models.compute_device()), image_size, global_pool)
         encoder, _ = model_cache.cached(
             key, lambda: load_timm_encoder(architecture.strip(), path, storage_precision(precision), device, image_size or None, global_pool)
         )
@@ -248,12 +248,12 @@ class EditLossEncode:
         config = encoder.preprocess_config.with_overrides(
             size=image_size, resize_mode=resize_mode, mean=_parse_triple(mean, "mean"), std=_parse_triple(std, "std")
         )
-        compat.load_for_inference(encoder)
-        bar = compat.progress_bar(image.shape[0])
+        models.load_for_inference(encoder)
+        bar = progress.progress_bar(image.shape[0])
         out = encode_images(
             encoder, image, batch_size, config,
             progress=(lambda done, total: bar.update_absolute(done, total)) if bar is not None else None,
-            check_interrupt=compat.throw_if_interrupted,
+            check_interrupt=progress.throw_if_interrupted,
         )
         return _outputs(out.global_embedding, out.patch_tokens, f"{encoder.family}:{encoder.name}")
 

@@ -14,7 +14,7 @@ from ..comfy_editloss.io.images import SIZE_MISMATCH, image_files, load_image_ba
 from ..comfy_editloss.report.files import write_numbered
 from ..comfy_editloss.report.table import NORMALIZATIONS, ScoreTable, table_json_text
 from ..comfy_editloss.types import SCORES_TYPE
-from . import compat
+from .host import folders, outputs
 from .common import as_image
 
 SCORE_TABLE_TYPE = "EDITLOSS_SCORE_TABLE"
@@ -57,7 +57,7 @@ def collect_table(labels: str | None, scores: dict, count_hint: int | None = Non
 
 def _in_output(path: Path) -> str:
     try:
-        return path.relative_to(compat.output_directory()).as_posix()
+        return path.relative_to(folders.output_directory()).as_posix()
     except ValueError:
         return str(path)
 
@@ -76,7 +76,7 @@ FOLDER_ANNOTATIONS = {" [input]": "input", " [output]": "output", " [temp]": "te
 
 
 def _base_directory(kind: str) -> Path:
-    return {"input": compat.input_directory, "output": compat.output_directory, "temp": compat.temp_directory}[kind]()
+    return {"input": folders.input_directory, "output": folders.output_directory, "temp": folders.temp_directory}[kind]()
 
 
 def confined_folder(folder: str) -> tuple[Path, Path, str]:
@@ -241,11 +241,11 @@ class EditLossReport:
         chart = table.render_chart(total) if pictures else blank
         files = []
         if save_files:
-            folder, stem, counter, _ = compat.save_path(filename_prefix, compat.output_directory())
+            folder, stem, counter, _ = outputs.save_path(filename_prefix, folders.output_directory())
             data = table.to_json(total)
             files = write_numbered(folder, stem, counter, {"json": table_json_text(data), "csv": table.to_csv(total)})
             text += "\nwrote " + ", ".join(_in_output(p) for p in files) + " in the output folder"
-        ui = {"text": [text], "images": compat.save_preview([table_image, chart], "editloss_report") if pictures else []}
+        ui = {"text": [text], "images": outputs.save_preview([table_image, chart], "editloss_report") if pictures else []}
         to_image = lambda a: torch.from_numpy(a)[None].contiguous()  # noqa: E731
         return {"ui": ui, "result": (to_image(table_image), to_image(chart), text, table, total)}
 

@@ -212,3 +212,44 @@ def test_patch_heatmap_node(nodes, pack_lib):
     global_only = pack_lib.Embedding(torch.rand(3, 5))
     with pytest.raises(ValueError, match=r"^z_gt has feature shape \(5,\) but z_pred has \(4, 4, 39\)"):
         nodes["EditLossPatchHeatmap"]().draw(images, pred, global_only, src, "cos")
+
+
+def test_a_model_handed_to_comfyuis_model_management_is_freed_when_the_cache_lets_it_go(pack, monkeypatch):
+    # ComfyUI holds the patchers it is given only weakly; the pack keeps each patcher on its model,
+    # so dropping the model (the model cache cleared) frees both. A registry of patchers keyed by
+    # model id kept every model ever loaded alive.
+    import gc
+    import sys
+    import types
+    import weakref
+
+    loaded = []
+    management = types.ModuleType("comfy.model_management")
+    management.get_torch_device = lambda: torch.device("cpu")
+    management.unet_offload_device = lambda: torch.device("cpu")
+    management.load_models_gpu = lambda patchers: loaded.append([weakref.ref(p) for p in patchers])
+
+    class ModelPatcher:
+        def __init__(self, model, load_device, offload_device):
+            self.model = model
+
+    patcher_module = types.ModuleType("comfy.model_patcher")
+    patcher_module.ModelPatcher = ModelPatcher
+    comfy = types.ModuleType("comfy")
+    comfy.model_management, comfy.model_patcher = management, patcher_module
+    for name, module in (("comfy", comfy), ("comfy.model_management", management), ("comfy.model_patcher", patcher_module)):
+        monkeypatch.setitem(sys.modules, name, module)
+
+    models = pack.nodes.host.models
+    model = torch.nn.Linear(3, 2)
+    models.load_for_inference(model)
+    models.load_for_inference(model)
+    assert len(loaded) == 2 and loaded[0][0]() is loaded[1][0]() is not None  # one patcher per model
+    assert "_editloss_model_patcher" not in dict(model.named_modules())  # not a submodule of the model
+    models.load_for_inference(torch.nn.Identity())  # no weights: nothing handed over
+    assert len(loaded) == 2
+
+    model_ref, patcher_ref = weakref.ref(model), loaded[0][0]
+    del model
+    gc.collect()
+    assert model_ref() is None and patcher_ref() is None

@@ -21,9 +21,9 @@ def nodes(pack):
 
 
 @pytest.fixture
-def compat(pack, monkeypatch, tmp_path):
-    """The pack's compat module, with input/output/temp folders under tmp_path (as the runner's host sets them)."""
-    module = pack.nodes.compat
+def folders(pack, monkeypatch, tmp_path):
+    """The pack's folders module, with input/output/temp folders under tmp_path (as the runner's host sets them)."""
+    module = pack.nodes.host.folders
     monkeypatch.setattr(module, "input_directory", lambda: tmp_path / "input")
     monkeypatch.setattr(module, "output_directory", lambda: tmp_path / "output")
     monkeypatch.setattr(module, "temp_directory", lambda: tmp_path / "temp")
@@ -44,7 +44,7 @@ def _save(path, array):
     Image.fromarray(array).save(path)
 
 
-def test_load_images_reads_a_folder_in_natural_order(nodes, compat, tmp_path):
+def test_load_images_reads_a_folder_in_natural_order(nodes, folders, tmp_path):
     folder = tmp_path / "input" / "generations"
     for i, name in enumerate(["gen_10.png", "gen_2.png", "gen_1.jpg"]):
         _save(folder / name, np.full((6, 8, 3), 20 * i, np.uint8))
@@ -74,7 +74,7 @@ def test_load_images_reads_a_folder_in_natural_order(nodes, compat, tmp_path):
         node.load("generations", "*.png", "resize")
 
 
-def test_load_images_stays_inside_comfyuis_folders(nodes, compat, tmp_path, monkeypatch):
+def test_load_images_stays_inside_comfyuis_folders(nodes, folders, tmp_path, monkeypatch):
     """A prompt can come from anyone who reaches the server: absolute paths, '..' and symlinks that
     lead out of the input folder are refused with one message that tells nothing about what is
     there, while ComfyUI's annotated names reach the output and temp folders."""
@@ -112,7 +112,7 @@ def test_load_images_stays_inside_comfyuis_folders(nodes, compat, tmp_path, monk
     assert load_images().load("generations/../generations", "*.png", "error")[2] == 1
     linked_input = tmp_path / "linked_input"
     linked_input.symlink_to(tmp_path / "input", target_is_directory=True)
-    monkeypatch.setattr(compat, "input_directory", lambda: linked_input)
+    monkeypatch.setattr(folders, "input_directory", lambda: linked_input)
     assert load_images().load("generations", "*.png", "error")[2] == 1
     with pytest.raises(TypeError, match="^folder must be text naming a folder inside the input directory, got int 3$"):
         load_images().load(3, "*.png", "error")
@@ -120,7 +120,7 @@ def test_load_images_stays_inside_comfyuis_folders(nodes, compat, tmp_path, monk
         load_images().load(" ", "*.png", "error")
 
 
-def test_report_writes_numbered_json_and_csv_and_shows_the_table(nodes, compat, tmp_path):
+def test_report_writes_numbered_json_and_csv_and_shows_the_table(nodes, folders, tmp_path):
     node = nodes["EditLossReport"]()
     identity, geometry, similarity = _scores()
     generations = torch.rand(3, 24, 32, 3)
@@ -146,7 +146,7 @@ def test_report_writes_numbered_json_and_csv_and_shows_the_table(nodes, compat, 
     assert quiet["ui"]["images"] == [] and quiet["result"][0].shape == (1, 1, 1, 3) and quiet["result"][2].startswith("rank")
 
 
-def test_collect_scores_chains_into_report_and_pick_best(nodes, compat):
+def test_collect_scores_chains_into_report_and_pick_best(nodes, folders):
     identity, geometry, similarity = _scores()
     (first,) = nodes["EditLossCollectScores"]().collect(scores_1=identity, scores_2=geometry)
     (second,) = nodes["EditLossCollectScores"]().collect(scores_1=similarity, table=first)
@@ -159,7 +159,7 @@ def test_collect_scores_chains_into_report_and_pick_best(nodes, compat):
     assert out["result"][3].names == ["geometry_match", "no_edit_identity", "geometry_match_2"]
 
 
-def test_report_and_pick_best_errors_name_the_input(nodes, compat):
+def test_report_and_pick_best_errors_name_the_input(nodes, folders):
     identity, _, _ = _scores()
     report, pick = nodes["EditLossReport"](), nodes["EditLossPickBest"]()
     with pytest.raises(ValueError, match="no scores connected"):

@@ -121,7 +121,7 @@ def _environment(args) -> Environment:
     from .runtime import Environment  # noqa: PLC0415 - torch, pack loading: not for --help
 
     if getattr(args, "models_dir", None):
-        # the pack's model loaders read it (nodes/compat.py), as they would ComfyUI's model folders
+        # the pack's model loaders read it (nodes/host/folders.py), as they would ComfyUI's model folders
         os.environ["EDITLOSS_MODELS_DIR"] = os.pathsep.join(str(Path(d).resolve()) for d in args.models_dir)
     return Environment.create(args.packs)
 

@@ -1,17 +1,18 @@
-"""The one place that talks to ComfyUI (``folder_paths``, ``comfy.*``). Every function also works
-without ComfyUI (tests, the headless runner), with plain fallbacks.
+"""Folders: where model files are looked for, and ComfyUI's input, output and temp folders.
 
 Model files: inside ComfyUI they come from its model folders: ``models/editloss_encoders`` (registered
 by this pack), plus ``clip_vision`` and ``checkpoints`` where a file may be reused. Outside ComfyUI
 the same sub-folder names are looked up under each folder of ``EDITLOSS_MODELS_DIR`` (separated by
-``os.pathsep``), default ``./models``.
+``os.pathsep``), default ``./models``. Headless, the input, output and temp folders are the runner's.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-from typing import Any
+
+from .comfy import folder_paths as _folder_paths
 
 ENCODER_FOLDER = "editloss_encoders"
 ENCODER_FOLDERS = (ENCODER_FOLDER, "clip_vision", "checkpoints")
@@ -32,24 +33,6 @@ OFFICIAL_DEPTH_FILES = (
     "dpt_base_384.pt",
     "midas_v21_small_256.pt",
 )
-
-
-def _folder_paths():
-    try:
-        import folder_paths  # noqa: PLC0415 - ComfyUI's module, present only inside ComfyUI
-
-        return folder_paths
-    except ImportError:
-        return None
-
-
-def _model_management():
-    try:
-        import comfy.model_management as model_management  # noqa: PLC0415
-
-        return model_management
-    except ImportError:
-        return None
 
 
 def register_model_folders() -> None:
@@ -132,78 +115,19 @@ def list_depth_model_files() -> list[str]:
     return sorted(dict.fromkeys(names))
 
 
-def progress_bar(total: int):
-    """ComfyUI's progress bar for the running node, or None."""
-    try:
-        import comfy.utils  # noqa: PLC0415
-
-        return comfy.utils.ProgressBar(total)
-    except ImportError:
-        return None
-
-
-def throw_if_interrupted() -> None:
-    mm = _model_management()
-    if mm is not None:
-        mm.throw_exception_if_processing_interrupted()
-
-
-def compute_device():
-    mm = _model_management()
-    if mm is None:
-        import torch  # noqa: PLC0415
-
-        return torch.device("cpu")
-    return mm.get_torch_device()
-
-
-def offload_device():
-    mm = _model_management()
-    if mm is None:
-        import torch  # noqa: PLC0415
-
-        return torch.device("cpu")
-    return mm.unet_offload_device()
-
-
-_PATCHERS: dict[int, Any] = {}
-
-
-def load_for_inference(model) -> None:
-    """Inside ComfyUI, hand the model to ComfyUI's model management, which moves it to the GPU now and
-    off it when memory is needed, like its own models. Outside ComfyUI, and for a model without
-    weights (the weight-free encoder, or an adapter of a model ComfyUI already manages), nothing to do."""
-    mm = _model_management()
-    if mm is None or next(model.parameters(), None) is None:
-        return
-    import comfy.model_patcher  # noqa: PLC0415
-
-    patcher = _PATCHERS.get(id(model))
-    if patcher is None:
-        patcher = comfy.model_patcher.ModelPatcher(model, load_device=mm.get_torch_device(), offload_device=mm.unet_offload_device())
-        _PATCHERS[id(model)] = patcher
-    mm.load_models_gpu([patcher])
+def _headless_host():
+    """The headless runner's host module, when the runner is running this pack (found by module
+    name, since the pack imports its own copy of the library)."""
+    return sys.modules.get("comfy_editloss.graph.host")
 
 
 def input_directory() -> Path:
-    """ComfyUI's input folder; headless, the runner's input folder (its host, found by module name,
-    since the pack imports its own copy of the library); else the working directory."""
+    """ComfyUI's input folder; headless, the runner's input folder; else the working directory."""
     fp = _folder_paths()
     if fp is not None:
         return Path(fp.get_input_directory())
-    import sys  # noqa: PLC0415
-
-    host = sys.modules.get("comfy_editloss.graph.host")
-    if host is not None:
-        return Path(host.folders().input)
-    return Path.cwd()
-
-
-def _headless_host():
-    """The headless runner's host module, when the runner is running this pack."""
-    import sys  # noqa: PLC0415
-
-    return sys.modules.get("comfy_editloss.graph.host")
+    host = _headless_host()
+    return Path(host.folders().input) if host is not None else Path.cwd()
 
 
 def output_directory() -> Path:
@@ -222,31 +146,3 @@ def temp_directory() -> Path:
         return Path(fp.get_temp_directory())
     host = _headless_host()
     return Path(host.folders().temp) if host is not None else Path.cwd() / "output" / "temp"
-
-
-def save_path(prefix: str, folder: Path, width: int = 0, height: int = 0) -> tuple[Path, str, int, str]:
-    """ComfyUI's numbering of saved files: (folder, file stem, next free counter, subfolder)."""
-    fp = _folder_paths()
-    if fp is not None:
-        full_folder, stem, counter, subfolder, _ = fp.get_save_image_path(prefix, str(folder), width, height)
-        return Path(full_folder), stem, counter, subfolder
-    from ..comfy_editloss.report.files import numbered_path  # noqa: PLC0415
-
-    return numbered_path(prefix, folder)
-
-
-def save_preview(pictures, prefix: str = "editloss_report") -> list[dict]:
-    """Save ``[H, W, 3]`` float arrays as PNGs in the temp folder, as PreviewImage does; returns the
-    ``ui`` entries ComfyUI's frontend shows on the node."""
-    import numpy as np  # noqa: PLC0415
-    from PIL import Image  # noqa: PLC0415
-
-    entries = []
-    folder = temp_directory()
-    for picture in pictures:
-        target, stem, counter, subfolder = save_path(prefix, folder, picture.shape[1], picture.shape[0])
-        target.mkdir(parents=True, exist_ok=True)
-        name = f"{stem}_{counter:05}_.png"
-        Image.fromarray((np.clip(picture, 0, 1) * 255).round().astype(np.uint8)).save(target / name, compress_level=1)
-        entries.append({"filename": name, "subfolder": subfolder, "type": "temp"})
-    return entries
