@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from comfy_editloss.batch import find_edit_sets, score_sets  # noqa: E402
+from comfy_editloss.graph.batch import find_edit_sets, score_sets  # noqa: E402
 from comfy_editloss.encoders import weight_free_embedding  # noqa: E402
 from comfy_editloss.graph.convert import convert  # noqa: E402
 from comfy_editloss.graph.runtime import Environment  # noqa: E402
@@ -43,7 +43,7 @@ from comfy_editloss.edits.masks import edit_mask_from_difference  # noqa: E402
 from comfy_editloss.edits.negatives import overlay_negatives  # noqa: E402
 from comfy_editloss.report.files import numbered_path, write_atomic, write_numbered  # noqa: E402
 from comfy_editloss.report.table import ScoreTable, table_json_text  # noqa: E402
-from comfy_editloss.synthetic import make_edit_scene  # noqa: E402
+from comfy_editloss.testing.synthetic import make_edit_scene  # noqa: E402
 from comfy_editloss.types import Scores  # noqa: E402
 
 FLAGSHIP = ROOT / "workflows" / "kontext_edit_score.json"

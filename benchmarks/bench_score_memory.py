@@ -1,6 +1,6 @@
 """Peak memory of ``python -m comfy_editloss score`` per pixel of an edit set, for the shipped workflows.
 
-The batch scorer refuses a set whose estimated memory does not fit (``comfy_editloss.batch``,
+The batch scorer refuses a set whose estimated memory does not fit (``comfy_editloss.graph.batch``,
 ``BYTES_PER_PIXEL``): the estimate is bytes per pixel times the pixels of the set's images. This
 script measures that figure. For each workflow, one edit set of 4 generations (before, after,
 generations/, mask.png, target and generation depth files) is written at each size, and each is
@@ -30,7 +30,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from comfy_editloss.synthetic import make_edit_scene  # noqa: E402
+from comfy_editloss.testing.synthetic import make_edit_scene  # noqa: E402
 
 WORKFLOWS = ("kontext_edit_score", "texture_scale", "depth_insertion")
 GENERATIONS = ("correct", "no_edit", "distorted", "overlay")

@@ -37,7 +37,7 @@ from comfy_editloss.losses import (  # noqa: E402
     scale_consistency_loss,
     spectral_period_loss,
 )
-from comfy_editloss.synthetic import make_texture  # noqa: E402
+from comfy_editloss.testing.synthetic import make_texture  # noqa: E402
 
 
 def fft_floor(shapes: list[tuple[int, ...]], repeat: int, device: torch.device) -> float:

@@ -1,6 +1,6 @@
 """How well the weight-free encoder lets the three task losses tell edits apart, on generated scenes.
 
-Each scene (comfy_editloss.synthetic) replaces an object by one of another shape and colour. The
+Each scene (comfy_editloss.testing.synthetic) replaces an object by one of another shape and colour. The
 candidates are the ground truth, the overlay (new object painted over the old one), no edit, the
 new object distorted, and the ground truth shifted by 2 pixels. Each is scored by seed 001's mix
 ``1.0 * no_edit_identity + 0.5 * geometry_match + 0.7 * overlay_avoidance`` (default settings) on
@@ -25,7 +25,7 @@ import torch.nn.functional as F  # noqa: E402
 
 from comfy_editloss.encoders import weight_free_embedding  # noqa: E402
 from comfy_editloss.losses import loss_geometry_match, loss_no_edit_identity, loss_overlay_avoidance  # noqa: E402
-from comfy_editloss.synthetic import make_edit_scene  # noqa: E402
+from comfy_editloss.testing.synthetic import make_edit_scene  # noqa: E402
 
 CANDIDATES = ("after", "overlay", "no_edit", "distorted", "shifted")
 

@@ -27,7 +27,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from comfy_editloss.synthetic import colour_texture, make_edit_scene, make_texture  # noqa: E402
+from comfy_editloss.testing.synthetic import colour_texture, make_edit_scene, make_texture  # noqa: E402
 
 NOISE = 0.012
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from comfy_editloss.__main__ import main
-from comfy_editloss.batch import (
+from comfy_editloss.graph.batch import (
     BYTES_PER_PIXEL,
     BatchError,
     _ui_variant,

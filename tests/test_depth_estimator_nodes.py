@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from comfy_editloss.synthetic import make_edit_scene
+from comfy_editloss.testing.synthetic import make_edit_scene
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from comfy_editloss.graph.convert import convert
 from comfy_editloss.graph.execute import NodeExecutionError
 from comfy_editloss.graph.runtime import Environment, run_workflow
 from comfy_editloss.graph.validate import validate_prompt
-from comfy_editloss.synthetic import make_edit_scene
+from comfy_editloss.testing.synthetic import make_edit_scene
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ from comfy_editloss.encoders import (
 from comfy_editloss.encoders.models import dinov2_pos_embed
 from comfy_editloss.encoders.preprocess import PreprocessConfig, _resize
 from comfy_editloss.losses import loss_geometry_match, loss_no_edit_identity
-from comfy_editloss.synthetic import make_edit_scene
+from comfy_editloss.testing.synthetic import make_edit_scene
 
 
 def _save(state, path):

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from comfy_editloss.edits.masks import edit_mask_from_difference
 from comfy_editloss.edits.negatives import fill_from_surroundings, object_masks, overlay_negatives
-from comfy_editloss.synthetic import make_edit_scene
+from comfy_editloss.testing.synthetic import make_edit_scene
 
 
 def _iou(a: torch.Tensor, b: torch.Tensor) -> float:

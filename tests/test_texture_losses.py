@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from comfy_editloss import losses as L
 from comfy_editloss.losses import spectral as S
-from comfy_editloss.synthetic import _fold, _soft_line, make_texture
+from comfy_editloss.testing.synthetic import _fold, _soft_line, make_texture
 
 LOSSES = {
     "spectral": L.spectral_period_loss,

@@ -9,7 +9,7 @@ import torch
 
 from comfy_editloss import losses as L
 from comfy_editloss.report.plot import PREDICTION, TARGET
-from comfy_editloss.synthetic import colour_texture, make_texture
+from comfy_editloss.testing.synthetic import colour_texture, make_texture
 
 SIZE = (96, 128)
 

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from comfy_editloss.encoders import gradient_embedding, pixel_embedding, weight_free_embedding
 from comfy_editloss.losses import loss_geometry_match, loss_no_edit_identity, loss_overlay_avoidance
-from comfy_editloss.synthetic import make_edit_scene, shift_image
+from comfy_editloss.testing.synthetic import make_edit_scene, shift_image
 
 
 @pytest.mark.parametrize("size", [(64, 64), (37, 91), (128, 96), (8, 8)])

@@ -221,7 +221,7 @@ def shipped_workflow(name: str) -> Path:
 
 
 def _score(args) -> int:
-    from ..batch import BatchError, memory_budget, score_sets, summary_text  # noqa: PLC0415
+    from .batch import BatchError, memory_budget, score_sets, summary_text  # noqa: PLC0415
     from .runtime import parse_injection  # noqa: PLC0415
 
     memory_budget(args.memory_limit)  # a wrong size is an error before anything is loaded

@@ -195,7 +195,7 @@ TEXTURE_MASK = TensorArg(optional=True, minimum=0.0, maximum=1.0, bool_ok=True, 
 def _bricks(seed):
     """Clean stripes and bricks: a period the spectrum shows unambiguously, so float32 and the
     float64 reference pick the same peak bin."""
-    from comfy_editloss.synthetic import make_texture  # noqa: PLC0415
+    from comfy_editloss.testing.synthetic import make_texture  # noqa: PLC0415
 
     kinds = ("stripes", "bricks")
     return torch.stack([make_texture(kinds[i % 2], 6 + (seed % 3) + 2 * i, size=(TH, TW), seed=seed + i) for i in range(TB)])[:, None]

@@ -29,6 +29,7 @@ PUBLIC_MODULES = (
     "comfy_editloss.types",
     "comfy_editloss.report.table",
     "comfy_editloss.report.files",
+    "comfy_editloss.testing",
 )
 # Every other module of the package, and why it is not swept: the implementation behind a public
 # module (whose names that module re-exports), the runner (swept through the command line), or code
@@ -37,9 +38,8 @@ INTERNAL = {
     "comfy_editloss": "the package: its version and docstring",
     "comfy_editloss.__main__": "the command line, swept by test_cli_sweep.py",
     "comfy_editloss.demo": "the command line's demo, swept by test_cli_sweep.py",
-    "comfy_editloss.batch": "batch scoring, the command line's score, swept by test_cli_sweep.py",
-    "comfy_editloss.synthetic": "generated scenes and textures for the tests, benchmarks and samples",
-    "comfy_editloss.testing": "the graph runner's test helpers",
+    "comfy_editloss.graph.batch": "batch scoring, the command line's score, swept by test_cli_sweep.py",
+    "comfy_editloss.testing.synthetic": "generated scenes and textures for the tests, benchmarks and samples",
     "comfy_editloss.masks": "a re-export of comfy_editloss.edits.masks",
     "comfy_editloss.negatives": "a re-export of comfy_editloss.edits.negatives",
     "comfy_editloss.edits": "a package docstring",

@@ -57,8 +57,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .io.images import IMAGE_PATTERNS, natural_key
-from .report.files import write_atomic
+from ..io.images import IMAGE_PATTERNS, natural_key
+from ..report.files import write_atomic
 
 RESULT_FILE = "result.json"
 REPORT_NODE = "EditLossReport"
@@ -175,7 +175,7 @@ def prompt_hash(prompt: Mapping[str, Any], inject: Mapping[tuple[str, int], Any]
 def input_hashes(folder: Path, files: list[Path], inject: Mapping[tuple[str, int], Any] | None = None) -> dict[str, str]:
     """Content hash of each of the set's ``files`` (by path relative to it), and of injected files
     that lie outside it (by the path as given)."""
-    from .graph.host import _file_hash  # noqa: PLC0415 - the runner's file hash (LoadImage's IS_CHANGED)
+    from .host import _file_hash  # noqa: PLC0415 - the runner's file hash (LoadImage's IS_CHANGED)
 
     hashes = {path.relative_to(folder).as_posix(): _file_hash(path) for path in files}
     for path in (inject or {}).values():
@@ -397,8 +397,8 @@ def summary_table(results: Mapping[str, dict]):
     sets in which it ranked first. Returns a ScoreTable (or None without results)."""
     import torch  # noqa: PLC0415
 
-    from .report.table import ScoreTable  # noqa: PLC0415
-    from .types import Scores  # noqa: PLC0415
+    from ..report.table import ScoreTable  # noqa: PLC0415
+    from ..types import Scores  # noqa: PLC0415
 
     if not results:
         return None
@@ -531,9 +531,9 @@ def score_sets(
         memory_limit: the memory one set may take, in bytes or as ``"16G"``; ``"none"``: no check;
             default ``$EDITLOSS_MEMORY_LIMIT``, else the memory available (see :func:`available_memory`).
     """
-    from .graph.convert import ConversionError, load_json  # noqa: PLC0415
-    from .graph.execute import Interrupted  # noqa: PLC0415
-    from .graph.runtime import Environment, load_prompt, run_workflow  # noqa: PLC0415
+    from .convert import ConversionError, load_json  # noqa: PLC0415
+    from .execute import Interrupted  # noqa: PLC0415
+    from .runtime import Environment, load_prompt, run_workflow  # noqa: PLC0415
 
     budget, budget_origin = memory_budget(memory_limit)
     env = env or Environment.create()
