@@ -113,3 +113,45 @@ def test_the_readmes_validate_examples_pass_on_the_shipped_files():
         args = shlex.split(example)[1:]
         proc = subprocess.run([sys.executable, *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, (example, proc.stdout[-2000:], proc.stderr[-2000:])
+
+
+DOCUMENTS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md")), REPO_ROOT / "benchmarks" / "README.md"]
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[`*]", "", heading.strip().lower())
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def _headings(text: str) -> set[str]:
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    return {_anchor(m) for m in re.findall(r"^#+ (.+)$", text, flags=re.M)}
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(REPO_ROOT)))
+def test_the_documents_links_reach_a_file_and_heading(document):
+    text = document.read_text()
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+://", target):
+            continue
+        path, _, anchor = target.partition("#")
+        file = (document.parent / path).resolve() if path else document
+        if not file.exists():
+            broken.append(target)
+        elif anchor and (file.suffix != ".md" or anchor not in _headings(file.read_text())):
+            broken.append(target)
+    assert broken == []
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(REPO_ROOT)))
+def test_the_documents_imports_name_what_the_library_has(document):
+    import importlib  # noqa: PLC0415
+
+    missing = []
+    for block in re.findall(r"```python\n(.*?)```", document.read_text(), flags=re.S):
+        for module, names in re.findall(r"^\s*from (comfy_editloss[\w.]*) import ([\w, ]+)$", block, flags=re.M):
+            imported = importlib.import_module(module)
+            missing += [f"{module}.{n.strip()}" for n in names.split(",") if not hasattr(imported, n.strip())]
+    assert missing == []

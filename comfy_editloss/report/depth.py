@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..edits.morphology import boundary_band, dilate
-from .heatmap import _label, colorize
+from .heatmap import colorize, titled_panel
 
 OUTLINE = torch.tensor([0.2, 1.0, 1.0])  # cyan
 BAND = torch.tensor([0.3, 0.9, 0.3])  # green
@@ -70,5 +70,5 @@ def depth_picture(
             panels[2] = panels[2] * (1 - 0.45 * band[..., None]) + BAND * 0.45 * band[..., None]
             panels = [panel * (1 - outline[..., None]) + OUTLINE * outline[..., None] for panel in panels]
         titles = [f"prediction ({space} {low:.3g}..{high:.3g})", "target (same scale)", f"|error| (0..{top:.3g}), edge band"]
-        rows.append(torch.cat([_label(panel, title) for panel, title in zip(panels, titles)], dim=1))
+        rows.append(torch.cat([titled_panel(panel, title) for panel, title in zip(panels, titles)], dim=1))
     return torch.stack(rows).clamp(0, 1)

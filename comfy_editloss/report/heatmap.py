@@ -33,7 +33,7 @@ def patch_distances(prediction: torch.Tensor, reference: torch.Tensor, dist: str
     return distance_per_position(prediction.float(), reference.float(), dist).clamp_min(0)
 
 
-def _label(panel: torch.Tensor, text: str) -> torch.Tensor:
+def titled_panel(panel: torch.Tensor, text: str) -> torch.Tensor:
     """``[H, W, 3]`` with a header line of text above it: ``[H + HEADER, W, 3]``."""
     import numpy as np  # noqa: PLC0415
     from PIL import Image, ImageDraw  # noqa: PLC0415
@@ -65,11 +65,11 @@ def heatmap_panels(
     rows = []
     for b in range(batch):
         top = max(float(m[b].max()) for m in maps.values()) or 1.0
-        panels = [_label(images[b].float(), "generation")]
+        panels = [titled_panel(images[b].float(), "generation")]
         for title, values in maps.items():
             upsampled = F.interpolate(values[b][None, None].float(), size=(height, width), mode="bilinear", align_corners=False)[0, 0]
             colour = colorize(upsampled / top).cpu()
             blended = images[b].float().cpu() * (1 - alpha) + colour * alpha
-            panels.append(_label(blended, f"{title}: mean {float(values[b].mean()):.3g} (max {top:.3g})"))
+            panels.append(titled_panel(blended, f"{title}: mean {float(values[b].mean()):.3g} (max {top:.3g})"))
         rows.append(torch.cat(panels, dim=1))
     return torch.stack(rows).clamp(0, 1)
