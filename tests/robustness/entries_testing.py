@@ -98,6 +98,20 @@ def _issues_naming(names: tuple[str, ...]):
     return check
 
 
+# Workflows whose broken part only some outputs need: ComfyUI runs the others (label -> issue kind).
+PARTIAL = {"UI: a link from an out-of-range slot": "dangling_link"}
+
+
+def _skipped_for(kind: str):
+    def check(result) -> str | None:
+        if not isinstance(result, T.RunResult):
+            return f"a {type(result).__name__}, not a RunResult"
+        kinds = {i.kind for issues in result.skipped.values() for i in issues}
+        return None if kind in kinds else f"skipped {sorted(result.skipped)} for {sorted(kinds)}, where outputs that need the broken link must be skipped ({kind})"
+
+    return check
+
+
 def _no_issues(result) -> str | None:
     return None if result == [] else f"{result!r:.200} where the workflow is valid"
 
@@ -213,7 +227,7 @@ def bad_workflow_contents() -> dict[str, Any]:
     }
 
 
-def _names_of(path: Any) -> tuple[str, ...]:
+def _path_names(path: Any) -> tuple[str, ...]:
     if isinstance(path, (str, os.PathLike)) and str(path):
         return (str(path), Path(path).name)
     return ()
@@ -253,8 +267,12 @@ class WorkflowArg:
             arguments = arguments if arguments is not None else replaced(base, argument, value)
             if "inject" in arguments:
                 arguments["inject"] = None  # the workflow alone is wrong: no injection into its nodes
-            names = _names_of(value) or ("workflow",)
-            if self.returns_issues:
+            names = _path_names(value) + (("workflow",) if isinstance(value, str) and (not value or "\0" in value) else ())
+            names = names or ("workflow",)
+            if not self.returns_issues and label.split("holding ")[-1] in PARTIAL:
+                # As ComfyUI: the outputs that need the broken node are skipped, the others run.
+                out.append(Variant(f"{argument}: {label}", argument, arguments, "either", _skipped_for(PARTIAL[label.split("holding ")[-1]]), names=names))
+            elif self.returns_issues:
                 out.append(Variant(f"{argument}: {label}", argument, arguments, "either", _issues_naming(names + ("<workflow>",)), names=names))
             else:
                 out.append(Variant(f"{argument}: {label}", argument, arguments, "error", names=names))
@@ -262,8 +280,10 @@ class WorkflowArg:
         def valid(label: str, value: Any) -> None:
             out.append(Variant(f"{argument}: {label}", argument, replaced(base, argument, value), "valid", entry.check_valid(base)))
 
-        for label, value in (("None", None), ("an int", 3), ("bytes", bytes(WORKFLOW)), ("a list", [str(WORKFLOW)]), ("an empty string", ""), ("a NUL byte", f"{WORKFLOW}\0")):
+        for label, value in (("None", None), ("an int", 3), ("bytes", bytes(WORKFLOW)), ("a list", [str(WORKFLOW)])):
             out.append(Variant(f"{argument}: {label}", argument, replaced(base, argument, value), "error", names=("workflow",)))
+        bad("an empty string", "")
+        bad("a NUL byte", f"{WORKFLOW}\0")
         for label, path in bad_workflow_paths().items():
             bad(label, path)
         for label, content in bad_workflow_contents().items():
@@ -303,15 +323,15 @@ class FolderArg:
         a_file.write_text("not a folder")
         out = []
         for label, value in (("an int", 3), ("a list", [str(folder)]), ("bytes", bytes(folder)), ("a NUL byte", f"{folder}\0"), ("a file", a_file), ("under a file", a_file / "sub")):
-            out.append(Variant(f"{argument}: {label}", argument, replaced(base, argument, value), "error", names=_names_of(value)))
+            out.append(Variant(f"{argument}: {label}", argument, replaced(base, argument, value), "error", names=_path_names(value)))
         missing = SCRATCH / f"missing-{argument}"
         if self.missing_ok:
             out.append(Variant(f"{argument}: missing (made)", argument, replaced(base, argument, missing), "valid", entry.check_valid(base)))
         else:
-            out.append(Variant(f"{argument}: missing", argument, replaced(base, argument, missing), "error", names=_names_of(missing)))
+            out.append(Variant(f"{argument}: missing", argument, replaced(base, argument, missing), "error", names=_path_names(missing)))
         loop = _symlink(BAD / f"loop-{argument}", f"loop-{argument}")
         if loop is not None:
-            out.append(Variant(f"{argument}: a symlink loop", argument, replaced(base, argument, loop), "error", names=_names_of(loop)))
+            out.append(Variant(f"{argument}: a symlink loop", argument, replaced(base, argument, loop), "error", names=_path_names(loop)))
         out.append(Variant(f"{argument}: a str", argument, replaced(base, argument, str(folder)), "valid", entry.check_valid(base)))
         return out
 
@@ -371,7 +391,7 @@ class InjectArg:
                     continue
                 if label.startswith("a folder"):
                     Path(path).mkdir(exist_ok=True)
-                error(label, {key: path}, _names_of(path))
+                error(label, {key: path}, _path_names(path))
             valid("a (node, slot) key", {("2", 0): image})
             valid("a key without slot", {"2": image})
             valid("an int node id", {(2, 0): image})
@@ -426,7 +446,7 @@ def _pack_variants(argument: str, base: dict, entry) -> list[Variant]:
     for label, value in (("an int", 3), ("a str (not a list)", str(REPO)), ("a list holding an int", [3]), ("a list holding None", [None]), ("a dict", {str(REPO): 1})):
         out.append(Variant(f"{argument}: {label}", argument, replaced(base, argument, value), "error"))
     for label, path in _packs().items():
-        out.append(Variant(f"{argument}: {label}", argument, replaced(base, argument, [path]), "error", names=_names_of(path)))
+        out.append(Variant(f"{argument}: {label}", argument, replaced(base, argument, [path]), "error", names=_path_names(path)))
     out.append(Variant(f"{argument}: this pack, as a list", argument, replaced(base, argument, [REPO]), "valid", entry.check_valid(base)))
     out.append(Variant(f"{argument}: this pack, as a tuple of str", argument, replaced(base, argument, (str(REPO),)), "valid", entry.check_valid(base)))
     return out
@@ -465,7 +485,7 @@ def _run_workflow_extra(base: dict):
     yield Variant("env: a dict", "env", replaced(base, "env", {"classes": {}}), "error")
     yield Variant("env: an Environment", "env", replaced(base, "env", env()), "valid", _same_run(_run_workflow, base))
     yield Variant("env and packs both given", "packs", {**fresh(base), "env": env(), "packs": [REPO]}, "error", names=("env",))
-    yield Variant("packs: none (no EditLoss nodes)", "packs", replaced(base, "packs", []), "error", names=("does not exist",))
+    yield Variant("packs: none (no EditLoss nodes)", "packs", replaced(base, "packs", []), "error", names=("not in the node catalogue",))
 
 
 ENTRIES.append(_RunEntry(
@@ -558,7 +578,7 @@ def _environment_extra(base: dict):
     yield Variant("options: an unknown option", "options", replaced(base, "options", {"bogus": 1}), "error", names=("bogus",))
     yield Variant("options: classes given twice", "options", replaced(base, "options", {"classes": {}}), "error", names=("classes",))
     yield Variant("options: progress", "options", replaced(base, "options", {"progress": lambda *a: None}), "valid", _same_run(_environment_call, base))
-    yield Variant("host_nodes: False (no LoadImage)", "host_nodes", replaced(base, "host_nodes", False), "error", names=("does not exist",))
+    yield Variant("host_nodes: False (no LoadImage)", "host_nodes", replaced(base, "host_nodes", False), "error", names=("cannot run here",))
 
 
 ENTRIES.append(_RunEntry(
