@@ -15,6 +15,8 @@ from workflow_builder import inp, node, out, subgraph, workflow
 from comfy_editloss.graph import convert as convert_module
 from comfy_editloss.graph.catalogue import Catalogue, NodeSpec, core_object_info
 from comfy_editloss.graph.convert import (
+    MAX_EXPANDED_NODES,
+    MAX_JSON_DEPTH,
     MAX_SUBGRAPH_DEPTH,
     ConversionError,
     convert,
@@ -457,3 +459,53 @@ def test_a_chain_of_reroutes_longer_than_python_can_follow_is_an_error(catalogue
     links = [[i, i, 0, i + 1, 0, "IMAGE"] for i in range(1, length + 2)]
     with pytest.raises(ConversionError, match=r"^r.json: links pass through too many reroute, bypassed or subgraph nodes in a row to follow$"):
         convert(workflow(nodes, links), catalogue, source="r.json")
+
+
+def test_subgraphs_that_expand_exponentially_are_capped_not_a_hang(catalogue):
+    # Each level's subgraph holds two instances of the level below: 2**26 nodes from a few kB.
+    levels = 26
+    definitions = [subgraph(f"level-{i}", f"level {i}", nodes=[node(1, f"level-{i + 1}", [], []), node(2, f"level-{i + 1}", [], [])], links=[], inputs=[], outputs=[])
+                   for i in range(levels)]
+    definitions.append(subgraph(f"level-{levels}", f"level {levels}", nodes=[node(1, "PreviewAny", [], [])], links=[], inputs=[], outputs=[]))
+    ui = workflow([node(7, "level-0", [], [])], [], subgraphs=definitions)
+    with pytest.raises(ConversionError, match=rf"^big.json: the workflow expands to more than {MAX_EXPANDED_NODES} nodes \(subgraph instances inside subgraphs multiply their nodes; here at 7:1:"):
+        _finishes_within(10, lambda: convert(ui, catalogue, source="big.json"))
+
+
+def test_node_ids_types_and_widgets_values_of_the_wrong_type_are_refused(catalogue):
+    def one(**fields):
+        return {"nodes": [{**node(4, "PreviewAny", [], []), **fields}], "links": []}
+
+    cases = [
+        (one(id=[4]), r"a node id must be an integer or a non-empty string, got list \[4\]"),
+        (one(id=None), r"a node id must be an integer or a non-empty string, got NoneType None"),
+        (one(id=True), r"a node id must be an integer or a non-empty string, got bool True"),
+        (one(id=4.5), r"a node id must be an integer or a non-empty string, got float 4.5"),
+        (one(type=7), r"node 4: 'type' must be a node type name \(a string\), got int 7"),
+        (one(widgets_values="a, b"), r"node 4: 'widgets_values' must be a list \(or an object of name -> value\), got str 'a, b'"),
+        (one(widgets_values=0.5), r"node 4: 'widgets_values' must be a list \(or an object of name -> value\), got float 0.5"),
+        ({"nodes": [node(4, "PreviewAny", [], []), node(4, "PreviewAny", [], [])], "links": []}, r"two nodes have the id 4 \(a node id must be unique\)"),
+        ({"nodes": [], "links": [], "definitions": []}, r"'definitions' must be an object, got list"),
+        ({"1": {"class_type": "PreviewAny", "inputs": {}}, "2": {"inputs": {}}}, r"an API-format prompt whose node '2' has no 'class_type'"),
+        ({"1": {"class_type": "PreviewAny", "inputs": {}}, "2": 5}, r"an API-format prompt whose node '2' is a int, not an object with 'class_type' and 'inputs'"),
+    ]
+    for ui, message in cases:
+        with pytest.raises(ConversionError, match=rf"^w.json: {message}$"):
+            convert(ui, catalogue, source="w.json")
+    assert convert(one(id=4.0), catalogue) == convert(one(), catalogue)  # 4.0 is JavaScript's 4
+
+
+def test_values_nested_deeper_than_python_can_follow_are_refused_before_conversion(catalogue):
+    deep: list = []
+    for _ in range(200_000):
+        deep = [deep]
+    ui = {"nodes": [node(4, "PreviewAny", [], [], widgets_values=deep)], "links": []}
+    with pytest.raises(ConversionError, match=rf"^w.json: not a workflow: its JSON is nested more than {MAX_JSON_DEPTH} deep$"):
+        convert(ui, catalogue, source="w.json")
+
+
+def test_empty_paths_and_nul_bytes_are_no_workflow_files():
+    with pytest.raises(ConversionError, match=r"^workflow: an empty path, not a workflow file$"):
+        load_json("")
+    with pytest.raises(ConversionError, match=r"^'w\.json\\x00': a path with a NUL byte, not a workflow file$"):
+        load_json("w.json\0")

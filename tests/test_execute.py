@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 
@@ -328,3 +329,103 @@ def test_validation_failures_stop_the_run_before_anything_executes(runner):
     with pytest.raises(PromptValidationError) as info:
         runner.run({"1": const(11.0), "2": {"class_type": "TShow", "inputs": {"value": ["1", 0]}}})
     assert [i.kind for i in info.value.issues] == ["value_bigger_than_max"] and CALLS == []
+
+
+def test_runner_options_of_the_wrong_type_are_refused_by_name():
+    cases = [
+        (dict(classes=[1]), r"^classes must be a dict of node type -> node class, got list \[1\]$"),
+        (dict(classes={"TConst": 3}), r"^classes must map node type names to node classes, got 'TConst': int 3$"),
+        (dict(classes=CLASSES, catalogue={}), r"^catalogue must be a Catalogue \(or None: the core nodes and classes\), got dict \{\}$"),
+        (dict(classes=CLASSES, check_contracts="yes"), r"^check_contracts must be True or False, got str 'yes'$"),
+        (dict(classes=CLASSES, range_checked="TConst"), r"^range_checked must be a set of node type names \(or None: every node\), got str 'TConst'$"),
+        (dict(classes=CLASSES, progress=3), r"^progress must be a function progress\(node_id, class_type, done, total\) or None, got int 3$"),
+    ]
+    for options, message in cases:
+        with pytest.raises(TypeError, match=message):
+            Runner(**options)
+
+
+def test_run_arguments_of_the_wrong_type_are_refused_by_name(runner):
+    prompt = {"3": const(2.0), "4": {"class_type": "TShow", "inputs": {"value": ["3", 0]}}}
+    cases = [
+        (dict(validate=1), TypeError, r"^validate must be True or False, got int 1$"),
+        (dict(extra_pnginfo=3), TypeError, r"^extra_pnginfo must be a dict \(what SaveImage embeds\) or None, got int 3$"),
+        (dict(inject=[("3", 0)]), TypeError, r"^inject must be a dict of \(node_id, slot\) -> value, got list"),
+        (dict(inject={"3": 1.0}), TypeError, r"^inject keys must be \(node_id, slot\) pairs, got str '3'$"),
+        (dict(inject={("3", "0"): 1.0}), TypeError, r"^inject key \('3', '0'\): the slot must be an int, got str '0'$"),
+        (dict(inject={("3", True): 1.0}), TypeError, r"^inject key \('3', True\): the slot must be an int, got bool True$"),
+        (dict(inject={("3", -1): 1.0}), ValueError, r"^inject key \('3', -1\): the slot must be >= 0, got -1$"),
+        (dict(targets="4"), TypeError, r"^targets must be a list of node ids, got str '4'$"),
+        (dict(targets=["9"]), ValueError, r"^<prompt>: targets: node 9 is not in the prompt$"),
+    ]
+    for options, error, message in cases:
+        with pytest.raises(error, match=message):
+            runner.run(prompt, **options)
+    with pytest.raises(TypeError, match=r"^<prompt>: prompt must be an API prompt \(a dict of node id -> node\), got list \[1\]$"):
+        runner.run([1])
+
+
+def test_injected_values_are_checked_before_anything_runs(runner):
+    from comfy_editloss.graph.execute import InjectionError  # noqa: PLC0415
+
+    prompt = {"1": {"class_type": "KSampler", "inputs": {"seed": 1}}, "2": {"class_type": "TShow", "inputs": {"value": ["1", 0]}},
+              "3": const(2.0), "4": {"class_type": "TShow", "inputs": {"value": ["3", 0]}}}
+    for inject, message in (({("1", 0): torch.zeros(1)}, "injected output 0: LATENT must be a dict with a 'samples' tensor, got tensor torch.float32 [1] on cpu"),
+                            ({("1", 3): {"samples": torch.zeros(1, 4, 2, 2)}}, "cannot inject output 3: it has 1 output(s)")):
+        CALLS.clear()
+        with pytest.raises(InjectionError, match=rf"^<prompt>: node 1 \(KSampler\): {re.escape(message)}$") as info:
+            runner.run(prompt, inject=inject)
+        assert isinstance(info.value, ValueError) and isinstance(info.value, NodeExecutionError) and info.value.node_id == "1"
+        assert CALLS == []  # refused before node 3 ran
+    assert issubclass(NotRunnableError, ValueError)  # a workflow that needs more than is loaded: bad input
+
+
+def test_output_of_a_node_or_slot_the_run_has_not_is_a_clear_error(runner):
+    from comfy_editloss.graph.execute import MissingOutputError  # noqa: PLC0415
+
+    result = runner.run({"3": const(2.0), "4": {"class_type": "TShow", "inputs": {"value": ["3", 0]}}})
+    assert result.output(3) == 2.0
+    with pytest.raises(MissingOutputError, match=r"^node_id '9': no such node ran \(or was injected\) in this run; the nodes that did: 3, 4$") as info:
+        result.output("9")
+    assert isinstance(info.value, KeyError) and isinstance(info.value, ValueError)
+    with pytest.raises(MissingOutputError, match=r"^slot 1: node 3 has output\(s\) 0 to 0$"):
+        result.output("3", 1)
+    with pytest.raises(MissingOutputError, match=r"^slot -1: node 3 has output\(s\) 0 to 0$"):
+        result.output("3", -1)
+    with pytest.raises(TypeError, match=r"^slot must be an int, got bool True$"):
+        result.output("3", True)
+    with pytest.raises(TypeError, match=r"^node_id must be a node id \(a str or an int\), got list \['3'\]$"):
+        result.output(["3"])
+
+
+def test_run_workflow_refuses_bad_injections_folders_and_helpers_by_name(tmp_path):
+    from comfy_editloss.testing import Environment, run_workflow  # noqa: PLC0415
+
+    wf = tmp_path / "wf.json"
+    wf.write_text(json.dumps({"1": {"class_type": "LoadImage", "inputs": {"image": "a.png"}}, "2": {"class_type": "PreviewImage", "inputs": {"images": ["1", 0]}}}))
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    (tmp_path / "file.txt").write_text("x")
+    os.mkfifo(tmp_path / "fifo.png")
+    out = tmp_path / "out"
+    cases = [
+        (dict(inject="1:0=a.png"), TypeError, r"^inject must be a dict of 'NODE:SLOT' \(or \(node_id, slot\)\) -> file or value, got str '1:0=a.png'$"),
+        (dict(inject={2.5: "a.png"}), TypeError, r"^inject keys must be 'NODE:SLOT' or \(node_id, slot\), got float 2.5$"),
+        (dict(inject={"1:0": tmp_path / "missing.png"}), ValueError, rf"^cannot inject {re.escape(str(tmp_path))}/missing.png as output 0 \(IMAGE\) of node 1 \(LoadImage\): no such file$"),
+        (dict(inject={"1:0": tmp_path / "fifo.png"}), ValueError, r"fifo.png as output 0 \(IMAGE\) of node 1 \(LoadImage\): is a named pipe \(FIFO\), not a file$"),
+        (dict(inject={"1:1": tmp_path}), ValueError, r"as output 1 \(MASK\) of node 1 \(LoadImage\): is a folder \(a folder of images is injected only as an IMAGE batch, this output is MASK\)$"),
+        (dict(input_dir=tmp_path / "missing"), ValueError, rf"^input_dir {re.escape(str(tmp_path))}/missing: no such folder$"),
+        (dict(input_dir=tmp_path / "file.txt"), ValueError, r"^input_dir .*/file.txt: is a file, not a folder$"),
+        (dict(input_dir=3), TypeError, r"^input_dir must be the path of a folder \(a str or a Path\), got int 3$"),
+        (dict(output_dir=tmp_path / "file.txt" / "sub"), ValueError, r"^output_dir .*/file.txt/sub: cannot be made: .*/file.txt is a file$"),
+        (dict(runner="r"), TypeError, r"^runner must be a Runner \(env.runner\(\)\), got str 'r'$"),
+        (dict(env="e"), TypeError, r"^env must be an Environment \(Environment.create\(packs\)\), got str 'e'$"),
+        (dict(env=Environment.create(), packs=[]), ValueError, r"^give packs or env, not both"),
+        (dict(packs=str(tmp_path)), TypeError, r"^packs must be a list of node pack folders, got str .*; put the folder in a list$"),
+        (dict(packs=[3]), TypeError, r"^packs\[0\] must be the path of a node pack folder, got int 3$"),
+    ]
+    for options, error, message in cases:
+        with pytest.raises(error, match=message):
+            run_workflow(wf, **{"output_dir": out, **options})
+    with pytest.raises(TypeError, match=r"^workflow must be the path of a workflow file or its JSON as a dict, got int 3$"):
+        run_workflow(3)
+    assert run_workflow(wf, output_dir=tmp_path / "new" / "out").executed == ["1", "2"]  # a missing output folder is made

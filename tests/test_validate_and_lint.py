@@ -299,3 +299,27 @@ def test_load_pack_errors(tmp_path):
     (tmp_path / "empty" / "__init__.py").write_text("X = 1\n")
     with pytest.raises(PackLoadError, match=r"the pack does not export NODE_CLASS_MAPPINGS"):
         load_pack(tmp_path / "empty")
+
+
+def test_missing_and_file_packs_are_refused_by_name_as_value_errors(tmp_path):
+    (tmp_path / "file.py").write_text("")
+    for path, message in ((tmp_path / "missing", "no such folder"), (tmp_path / "file.py", "a file, not a folder")):
+        with pytest.raises(PackLoadError, match=rf"^{path}: not a node pack: {message}$") as info:
+            load_pack(path)
+        assert isinstance(info.value, ImportError) and isinstance(info.value, ValueError)
+    with pytest.raises(TypeError, match=r"^host_nodes must be True or False, got str 'yes'$"):
+        Environment.create([], host_nodes="yes")
+    with pytest.raises(TypeError, match=r"^packs must be a list of node pack folders, got int 3$"):
+        Environment.create(3)
+
+
+def test_validate_workflow_reports_broken_dicts_and_api_nodes_as_issues_of_the_workflow(tmp_path):
+    issues = validate_workflow({"nodes": [{"id": [1], "type": "PreviewAny"}]}, input_dir=tmp_path)
+    assert [str(i) for i in issues] == ["<workflow>: a node id must be an integer or a non-empty string, got list [1] [invalid_prompt]"]
+    prompt = {"1": {"class_type": "LoadImage", "inputs": {"image": "a.png"}}, "2": {"class_type": "PreviewAny", "inputs": [["1", 0]]}}
+    issues = validate_workflow(prompt, input_dir=tmp_path)  # list inputs: an issue, not an AttributeError
+    assert [(i.kind, i.node_id) for i in issues if i.kind == "invalid_prompt"] == [("invalid_prompt", "2")]
+    with pytest.raises(TypeError, match=r"^source must be a name \(a str\) for messages, got int 3$"):
+        validate_workflow(prompt, source=3, input_dir=tmp_path)
+    with pytest.raises(ValueError, match=rf"^input_dir {tmp_path}/missing: no such folder$"):
+        validate_workflow(prompt, input_dir=tmp_path / "missing")

@@ -37,6 +37,13 @@ SEED_NAMES = ("seed", "noise_seed")
 # Subgraphs inside subgraphs: the frontend sets no limit, but each level costs a few Python frames
 # when links are followed; far deeper than any real workflow, far below the recursion limit.
 MAX_SUBGRAPH_DEPTH = 64
+# Subgraph instances inside subgraphs multiply their nodes (a definition holding two instances of
+# the level below, 26 levels deep, is 2**26 nodes in a file of a few kB): the expanded graph is
+# capped far above any real workflow (ComfyUI's largest templates have a few hundred nodes).
+MAX_EXPANDED_NODES = 100_000
+# JSON values nested deeper than this (no workflow nests widget values more than a few levels) are
+# refused before anything recurses into them.
+MAX_JSON_DEPTH = 256
 # The largest workflow of ComfyUI's template browser is under 1 MB; the bound keeps a wrong path
 # (a disk image, /dev/zero) from being read into memory.
 MAX_WORKFLOW_BYTES = 64 * 2**20
@@ -168,10 +175,28 @@ def _parse_links(raw: Any, where: str) -> dict[int, Link]:
     return links
 
 
+def _node_id(value: Any, where: str) -> int | str:
+    """A node id as the frontend saves it: an integer (a JSON number), or a string (subgraph and
+    some extensions' ids)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value:
+        return value
+    raise ConversionError(f"{where}: a node id must be an integer or a non-empty string, got {type(value).__name__} {value!r:.60}")
+
+
 def _parse_node(raw: Mapping[str, Any], where: str) -> UINode:
     if "id" not in raw or "type" not in raw:
         raise ConversionError(f"{where}: a node needs an 'id' and a 'type', got keys {sorted(raw)}")
-    here = f"{where}: node {raw['id']!r}"
+    node_id = _node_id(raw["id"], where)
+    here = f"{where}: node {node_id!r}"
+    if not isinstance(raw["type"], str) or not raw["type"]:
+        raise ConversionError(f"{here}: 'type' must be a node type name (a string), got {type(raw['type']).__name__} {raw['type']!r:.60}")
+    widgets = raw.get("widgets_values")
+    if widgets is not None and not isinstance(widgets, (list, Mapping)):
+        raise ConversionError(f"{here}: 'widgets_values' must be a list (or an object of name -> value), got {type(widgets).__name__} {widgets!r:.60}")
     inputs = [
         InputSlot(
             name=str(i.get("name", "")),
@@ -193,8 +218,8 @@ def _parse_node(raw: Mapping[str, Any], where: str) -> UINode:
     if not isinstance(properties, Mapping):
         raise ConversionError(f"{here}: 'properties' must be an object, got {type(properties).__name__}")
     return UINode(
-        id=raw["id"],
-        type=str(raw["type"]),
+        id=node_id,
+        type=raw["type"],
         mode=_integer(raw.get("mode") or 0, "mode", here),
         title=raw.get("title"),
         inputs=inputs,
@@ -233,6 +258,8 @@ def _parse_graph(raw: Mapping[str, Any], where: str) -> UIGraph:
     nodes = {}
     for item in _objects(raw["nodes"], "nodes", where):
         node = _parse_node(item, where)
+        if str(node.id) in nodes:
+            raise ConversionError(f"{where}: two nodes have the id {node.id!r} (a node id must be unique)")
         nodes[str(node.id)] = node
     return UIGraph(nodes=nodes, links=_parse_links(raw.get("links"), where))
 
@@ -252,8 +279,14 @@ class Workflow:
         if "nodes" not in data:
             if data and all(isinstance(v, Mapping) and "class_type" in v for v in data.values()):
                 raise ConversionError(f"{source}: this is already an API-format prompt (node id -> class_type), not a UI workflow")
+            if any(isinstance(v, Mapping) and "class_type" in v for v in data.values()):
+                broken = next(k for k, v in data.items() if not (isinstance(v, Mapping) and "class_type" in v))
+                value = data[broken]
+                what = "has no 'class_type'" if isinstance(value, Mapping) else f"is a {type(value).__name__}, not an object with 'class_type' and 'inputs'"
+                raise ConversionError(f"{source}: an API-format prompt whose node {broken!r} {what}")
             raise ConversionError(f"{source}: not a UI workflow: no 'nodes' list")
-        definitions = data.get("definitions") or {}
+        definitions = data.get("definitions")
+        definitions = {} if definitions is None else definitions
         if not isinstance(definitions, Mapping):
             raise ConversionError(f"{source}: 'definitions' must be an object, got {type(definitions).__name__}")
         subgraphs = {}
@@ -551,6 +584,11 @@ class _Converter:
         for node in graph.nodes.values():
             dto = _Exec(self, node, graph, path, instance)
             self.execs[dto.id] = dto
+            if len(self.execs) > MAX_EXPANDED_NODES:
+                raise ConversionError(
+                    f"{self.source}: the workflow expands to more than {MAX_EXPANDED_NODES} nodes (subgraph instances inside "
+                    f"subgraphs multiply their nodes; here at {dto.id}, in subgraph {graph.definition.name if graph.definition else 'none'!r})"
+                )
             if dto.is_subgraph:
                 if dto.definition.id in active:
                     raise ConversionError(f"{self.source}: subgraph {dto.definition.name!r} contains itself (instance {dto.id})")
@@ -678,6 +716,7 @@ def convert(workflow: Mapping[str, Any] | Workflow, catalogue: Catalogue | None 
         ConversionError: naming the file, node and problem (unknown node type, broken link...).
     """
     if not isinstance(workflow, Workflow):
+        check_depth(workflow, source)
         workflow = Workflow.parse(workflow, source)
     try:
         return _Converter(workflow, catalogue or Catalogue.core()).prompt()
@@ -688,12 +727,30 @@ def convert(workflow: Mapping[str, Any] | Workflow, catalogue: Catalogue | None 
         ) from None
 
 
+def check_depth(data: Any, source: str, limit: int | None = None) -> None:
+    """Refuse JSON values nested deeper than ``limit`` (default MAX_JSON_DEPTH), without recursing:
+    everything after this (conversion, validation, messages) may recurse into them."""
+    limit = MAX_JSON_DEPTH if limit is None else limit
+    stack = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, Mapping):
+            children = value.values()
+        elif isinstance(value, (list, tuple)):
+            children = value
+        else:
+            continue
+        if depth >= limit:
+            raise ConversionError(f"{source}: not a workflow: its JSON is nested more than {limit} deep")
+        stack.extend((child, depth + 1) for child in children)
+
+
 def load_json(path: str | os.PathLike) -> Any:
     """The JSON of a workflow file. A path that is no workflow file (a folder, a pipe that would
     block, a device, a file over MAX_WORKFLOW_BYTES, bytes that are not UTF-8 or not JSON) is a
     ConversionError naming the file and what it is."""
+    text = read_workflow_text(path)  # the path as given: Path("") would be "."
     path = Path(path)
-    text = read_workflow_text(path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -719,8 +776,12 @@ def read_workflow_text(path: str | os.PathLike, limit: int | None = None) -> str
     """The text of a workflow file, read without blocking and at most ``limit`` bytes
     (default MAX_WORKFLOW_BYTES). Only regular files are read: a FIFO would wait for a writer
     forever, a device never ends."""
+    if isinstance(path, (str, os.PathLike)) and not os.fspath(path):
+        raise ConversionError("workflow: an empty path, not a workflow file")
     path = Path(path)
     limit = MAX_WORKFLOW_BYTES if limit is None else limit
+    if "\0" in str(path):
+        raise ConversionError(f"{str(path)!r}: a path with a NUL byte, not a workflow file")
     try:
         info = os.stat(path)
         if not stat.S_ISREG(info.st_mode):

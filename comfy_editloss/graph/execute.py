@@ -42,12 +42,36 @@ class NodeExecutionError(RuntimeError):
         super().__init__("\n".join(lines))
 
 
+class InjectionError(NodeExecutionError, ValueError):
+    """An injected output that breaks its type's contract, found before anything runs: bad input
+    (a ValueError), raised as the NodeExecutionError of the node it stands for."""
+
+    def __init__(self, source: str, node_id: str, class_type: str, problem: str):
+        self.source, self.node_id, self.class_type, self.error, self.inputs_summary = source, node_id, class_type, problem, {}
+        Exception.__init__(self, f"{source}: node {node_id} ({class_type}): {problem}")
+
+
 class Interrupted(RuntimeError):
     pass
 
 
-class NotRunnableError(RuntimeError):
-    pass
+class NotRunnableError(RuntimeError, ValueError):
+    """Nodes that no loaded pack or host stand-in can run: the workflow needs more than is here
+    (a ValueError: the command line and callers treat it as bad input)."""
+
+
+def injection_target(key: Any, what: str = "inject") -> tuple[str, int]:
+    """An ``inject`` key ``(node_id, slot)`` checked: a node id (str or int) and a slot (an int >= 0)."""
+    if not isinstance(key, tuple) or len(key) != 2:
+        raise TypeError(f"{what} keys must be (node_id, slot) pairs, got {type(key).__name__} {key!r:.80}")
+    node_id, slot = key
+    if isinstance(node_id, bool) or not isinstance(node_id, (str, int)) or node_id == "":
+        raise TypeError(f"{what} key {key!r:.80}: the node id must be a str or an int, got {type(node_id).__name__}")
+    if isinstance(slot, bool) or not isinstance(slot, int):
+        raise TypeError(f"{what} key {key!r:.80}: the slot must be an int, got {type(slot).__name__} {slot!r}")
+    if slot < 0:
+        raise ValueError(f"{what} key {key!r:.80}: the slot must be >= 0, got {slot}")
+    return str(node_id), slot
 
 
 def describe_value(value: Any) -> str:
@@ -157,10 +181,27 @@ class RunResult:
     def output(self, node_id: str | int, slot: int = 0) -> Any:
         """The value of one output; a single item unwrapped, a list as a list. A node left out
         because the outputs that need it fail validation raises their PromptValidationError."""
+        if isinstance(node_id, bool) or not isinstance(node_id, (str, int)):
+            raise TypeError(f"node_id must be a node id (a str or an int), got {type(node_id).__name__} {node_id!r:.80}")
+        if isinstance(slot, bool) or not isinstance(slot, int):
+            raise TypeError(f"slot must be an int, got {type(slot).__name__} {slot!r:.80}")
         if str(node_id) in self.not_run:
             raise PromptValidationError(self.not_run[str(node_id)])
-        values = self.outputs[str(node_id)][slot]
+        if str(node_id) not in self.outputs:
+            ran = ", ".join(sorted(self.outputs, key=_id_order)) or "none"
+            raise MissingOutputError(f"node_id {str(node_id)!r}: no such node ran (or was injected) in this run; the nodes that did: {ran}")
+        outputs = self.outputs[str(node_id)]
+        if not 0 <= slot < len(outputs) or outputs[slot] is None:
+            raise MissingOutputError(f"slot {slot}: node {node_id} has output(s) 0 to {len(outputs) - 1}" + (", and this one was not injected" if 0 <= slot < len(outputs) else ""))
+        values = outputs[slot]
         return values[0] if len(values) == 1 else values
+
+
+class MissingOutputError(KeyError, ValueError):
+    """RunResult.output of a node or slot the run has no value for (a KeyError, as a dict's)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 @dataclass
@@ -188,8 +229,23 @@ class Runner:
         range_checked: set[str] | None = None,
         progress: Callable[[str, str, int, int], None] | None = None,
     ) -> None:
+        if not isinstance(classes, Mapping):
+            raise TypeError(f"classes must be a dict of node type -> node class, got {type(classes).__name__} {classes!r:.80}")
+        for name, node_class in classes.items():
+            if not isinstance(name, str) or not isinstance(node_class, type):
+                raise TypeError(f"classes must map node type names to node classes, got {name!r:.60}: {type(node_class).__name__} {node_class!r:.60}")
+        if catalogue is not None and not isinstance(catalogue, Catalogue):
+            raise TypeError(f"catalogue must be a Catalogue (or None: the core nodes and classes), got {type(catalogue).__name__} {catalogue!r:.80}")
+        if not isinstance(check_contracts, bool):
+            raise TypeError(f"check_contracts must be True or False, got {type(check_contracts).__name__} {check_contracts!r:.80}")
+        if range_checked is not None:
+            if isinstance(range_checked, (str, bytes)) or not isinstance(range_checked, (set, frozenset, list, tuple)) or not all(isinstance(n, str) for n in range_checked):
+                raise TypeError(f"range_checked must be a set of node type names (or None: every node), got {type(range_checked).__name__} {range_checked!r:.80}")
+            range_checked = set(range_checked)
+        if progress is not None and not callable(progress):
+            raise TypeError(f"progress must be a function progress(node_id, class_type, done, total) or None, got {type(progress).__name__} {progress!r:.80}")
         self.classes = dict(classes)
-        self.catalogue = catalogue or Catalogue.core().with_classes(self.classes)
+        self.catalogue = catalogue if catalogue is not None else Catalogue.core().with_classes(self.classes)
         self.check_contracts = check_contracts
         self.range_checked = range_checked
         self.progress = progress
@@ -223,17 +279,35 @@ class Runner:
                 is not modified); without it, widget values reach the nodes as they are.
         """
         self._interrupt.clear()
-        inject = {(str(k[0]), int(k[1])): v for k, v in (inject or {}).items()}
+        if not isinstance(validate, bool):
+            raise TypeError(f"validate must be True or False, got {type(validate).__name__} {validate!r:.80}")
+        if extra_pnginfo is not None and not isinstance(extra_pnginfo, Mapping):
+            raise TypeError(f"extra_pnginfo must be a dict (what SaveImage embeds) or None, got {type(extra_pnginfo).__name__} {extra_pnginfo!r:.80}")
+        if inject is not None and not isinstance(inject, Mapping):
+            raise TypeError(f"inject must be a dict of (node_id, slot) -> value, got {type(inject).__name__} {inject!r:.80}")
+        if targets is not None and (isinstance(targets, (str, bytes)) or not isinstance(targets, (list, tuple))):
+            raise TypeError(f"targets must be a list of node ids, got {type(targets).__name__} {targets!r:.80}")
+        if not isinstance(prompt, Mapping):
+            raise TypeError(f"{source}: prompt must be an API prompt (a dict of node id -> node), got {type(prompt).__name__} {prompt!r:.80}")
+        if validate:
+            from .convert import ConversionError, check_depth  # noqa: PLC0415
+
+            try:
+                check_depth(prompt, source)
+            except ConversionError as exc:
+                raise ValueError(f"prompt: {exc}") from None
+        inject = {injection_target(k): v for k, v in (inject or {}).items()}
         injected_nodes = {node_id for node_id, _ in inject}
         for node_id in injected_nodes:
             if node_id not in prompt:
                 raise ValueError(f"{source}: cannot inject outputs of node {node_id}: it is not in the prompt")
         if targets is None:
-            targets = self._output_nodes(prompt) if isinstance(prompt, Mapping) else []
+            targets = self._output_nodes(prompt)
         targets = [str(t) for t in targets]
         for target in targets:
             if target not in prompt:
-                raise ValueError(f"{source}: target node {target} is not in the prompt")
+                raise ValueError(f"{source}: targets: node {target} is not in the prompt")
+        self._check_injected(prompt, inject, source)
         check = None
         if validate:
             check = check_prompt(prompt, self.catalogue, self.classes, source, outputs=targets, stop_at=injected_nodes)
@@ -325,6 +399,22 @@ class Runner:
         if len(order) < len(needed):
             raise ValueError("the prompt's links form a loop")
         return order
+
+    def _check_injected(self, prompt, inject, source) -> None:
+        """Every injected value checked before anything runs: a slot the node has, a value that
+        keeps its type's contract."""
+        for (node_id, slot), value in inject.items():
+            entry = prompt[node_id]
+            class_type = entry.get("class_type") if isinstance(entry, Mapping) else None
+            spec = self.catalogue.get(class_type) if isinstance(class_type, str) else None
+            if spec is None:
+                continue  # an unknown node type: validation reports it
+            if slot >= len(spec.outputs):
+                raise InjectionError(source, node_id, class_type, f"cannot inject output {slot}: it has {len(spec.outputs)} output(s)")
+            if self.check_contracts:
+                problem = check_output(spec.outputs[slot].type, value)
+                if problem:
+                    raise InjectionError(source, node_id, class_type, f"injected output {slot}: {problem}")
 
     def _injected(self, node_id, entry, inject, prompt, source) -> tuple[list, ...]:
         spec = self.catalogue.get(entry["class_type"])

@@ -20,8 +20,9 @@ from typing import Mapping
 from .catalogue import Catalogue
 
 
-class PackLoadError(ImportError):
-    """A pack that ComfyUI could not load either."""
+class PackLoadError(ImportError, ValueError):
+    """A pack that ComfyUI could not load either (an ImportError, and a ValueError: a bad ``packs``
+    argument, naming the folder)."""
 
 
 @dataclass
@@ -50,6 +51,8 @@ def load_pack(path: str | os.PathLike) -> NodePack:
     """
     folder = Path(path)
     init = folder / "__init__.py"
+    if not folder.is_dir():
+        raise PackLoadError(f"{folder}: not a node pack: " + ("a file, not a folder" if folder.exists() else "no such folder"))
     if not init.is_file():
         raise PackLoadError(f"{folder}: not a node pack: it has no __init__.py")
     name = pack_module_name(os.fspath(folder))

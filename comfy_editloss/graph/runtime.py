@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 from dataclasses import dataclass, field
@@ -10,8 +9,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .catalogue import Catalogue
-from .convert import ConversionError, convert, is_api_prompt, load_json
-from .execute import RunResult, Runner, describe_value
+from .convert import ConversionError, check_depth, convert, is_api_prompt, load_json
+from .execute import RunResult, Runner, describe_value, injection_target
 from .host import HOST_NODES, HostFolders, host_value_for_file, using_folders
 from .pack import NodePack, load_pack, this_pack_path
 from .validate import PromptCheck, ValidationIssue, check_prompt
@@ -35,7 +34,9 @@ class Environment:
 
     @classmethod
     def create(cls, packs: Iterable[str | os.PathLike] | None = None, host_nodes: bool = True) -> "Environment":
-        loaded = [load_pack(p) for p in (default_packs() if packs is None else packs)]
+        if not isinstance(host_nodes, bool):
+            raise TypeError(f"host_nodes must be True or False, got {type(host_nodes).__name__} {host_nodes!r}")
+        loaded = [load_pack(p) for p in (default_packs() if packs is None else pack_paths(packs))]
         classes: dict[str, type] = dict(HOST_NODES) if host_nodes else {}
         display: dict[str, str] = {}
         for pack in loaded:
@@ -51,12 +52,38 @@ class Environment:
         return Runner(self.classes, self.catalogue, range_checked=self.pack_node_types(), **options)
 
 
+def pack_paths(packs: Any) -> list[str | os.PathLike]:
+    """``packs`` checked: a list (or other iterable) of pack folder paths."""
+    if isinstance(packs, (str, bytes, os.PathLike, Mapping)) or not isinstance(packs, Iterable):
+        raise TypeError(f"packs must be a list of node pack folders, got {type(packs).__name__} {packs!r:.80}" + ("; put the folder in a list" if isinstance(packs, (str, os.PathLike)) else ""))
+    paths = list(packs)
+    for index, path in enumerate(paths):
+        if not isinstance(path, (str, os.PathLike)) or isinstance(os.fspath(path), bytes):
+            raise TypeError(f"packs[{index}] must be the path of a node pack folder, got {type(path).__name__} {path!r:.80}")
+    return paths
+
+
+def _environment(env: Any, packs: Any = None) -> "Environment":
+    if env is None:
+        return Environment.create(packs)
+    if not isinstance(env, Environment):
+        raise TypeError(f"env must be an Environment (Environment.create(packs)), got {type(env).__name__} {env!r:.80}")
+    if packs is not None:
+        raise ValueError("give packs or env, not both: an Environment has its packs loaded already")
+    return env
+
+
 def load_prompt(workflow: str | os.PathLike | Mapping[str, Any], env: Environment, source: str | None = None) -> tuple[dict, str]:
     """A workflow file or dict, UI or API format, as an API prompt (plus its name for messages)."""
+    if source is not None and not isinstance(source, str):
+        raise TypeError(f"source must be a name (a str) for messages, got {type(source).__name__} {source!r:.80}")
     if isinstance(workflow, Mapping):
         data, source = workflow, source or "<workflow>"
-    else:
+    elif isinstance(workflow, (str, os.PathLike)) and isinstance(os.fspath(workflow), str):
         data, source = load_json(workflow), source or str(workflow)
+    else:
+        raise TypeError(f"workflow must be the path of a workflow file or its JSON as a dict, got {type(workflow).__name__} {workflow!r:.80}")
+    check_depth(data, source)
     if is_api_prompt(data):
         return {str(k): dict(v) for k, v in data.items()}, source
     if isinstance(data, Mapping) and isinstance(data.get("prompt"), Mapping) and is_api_prompt(data["prompt"]):
@@ -70,13 +97,17 @@ def check_workflow(
     """A workflow validated as ComfyUI validates it before a run: output by output, with the nodes
     each needs; which outputs would run and which would be ignored (a conversion error refuses it,
     as one issue). Image files are looked up in ``input_dir`` (default: the workflow's folder)."""
-    env = env or Environment.create()
+    env = _environment(env)
     try:
         prompt, source = load_prompt(workflow, env, source)
     except ConversionError as exc:
-        broken = [ValidationIssue("invalid_prompt", str(exc).split(": ", 1)[-1], source or str(workflow))]
+        named = source or (str(workflow) if isinstance(workflow, (str, os.PathLike)) else "<workflow>")
+        message = str(exc)
+        broken = [ValidationIssue("invalid_prompt", message[len(named) + 2:] if message.startswith(named + ": ") else message, named)]
+        host_folders_for(workflow, input_dir, None)  # a bad input_dir is an error all the same
         return PromptCheck(issues=broken, fatal=broken)
-    with using_folders(host_folders_for(workflow, input_dir, None)):
+    folders = host_folders_for(workflow, input_dir, None)
+    with using_folders(folders):
         return check_prompt(prompt, env.catalogue, env.classes, source)
 
 
@@ -112,16 +143,41 @@ def injections_from_files(specs: Mapping[tuple[str, int], str | os.PathLike], pr
             count = len(spec.outputs) if spec else 0
             raise ValueError(f"cannot inject {path}: node {node_id} ({entry['class_type']}) has {count} output(s), not an output {slot}")
         output = f"output {slot} ({spec.outputs[slot].type}) of node {node_id} ({entry['class_type']})"
+        problem = _not_a_file_to_inject(path, spec.outputs[slot].type)
+        if problem:
+            raise ValueError(f"cannot inject {path} as {output}: {problem}")
         try:
             value = host_value_for_file(path, spec.outputs[slot].type)
-        except FileNotFoundError:
-            raise
+        except FileNotFoundError as exc:
+            raise ValueError(f"cannot inject {path} as {output}: {str(exc).removeprefix(f'{path}: ')}") from None
         except Exception as exc:  # noqa: BLE001 - image, array and pickle readers fail in many ways; each means "not that kind of file"
             raise ValueError(f"cannot inject {path} as {output}: {_unreadable(exc, path)}") from None
         if Path(path).suffix.lower() == ".pt" and not _holds_tensors(value):
             raise ValueError(f"cannot inject {path} as {output}: it holds a {type(value).__name__} ({describe_value(value)}), not a tensor or a dict of tensors")
         values[(str(node_id), slot)] = value
     return values
+
+
+def _not_a_file_to_inject(path: str | os.PathLike, output_type: str) -> str | None:
+    """Why ``path`` is no file to read an output from (missing, a FIFO that would block, a device
+    that never ends, a folder where no image batch is asked for), or None."""
+    import stat  # noqa: PLC0415
+
+    if "\0" in os.fspath(path):
+        return "the path has a NUL byte"
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as exc:
+        return f"cannot read it: {exc.strerror or exc}"
+    if stat.S_ISDIR(info.st_mode):
+        return None if output_type == "IMAGE" else f"is a folder (a folder of images is injected only as an IMAGE batch, this output is {output_type})"
+    if not stat.S_ISREG(info.st_mode):
+        from .convert import _file_kind  # noqa: PLC0415
+
+        return f"is {_file_kind(info.st_mode)}, not a file"
+    return None
 
 
 def _unreadable(exc: BaseException, path) -> str:
@@ -145,11 +201,37 @@ def _holds_tensors(value: Any) -> bool:
 
 
 def host_folders_for(workflow, input_dir, output_dir) -> HostFolders:
-    """Input folder (default: the workflow's folder), output folder (default ./output), temp inside it."""
+    """Input folder (default: the workflow's folder), output folder (default ./output), temp inside
+    it. The input folder must exist; the output folder may be made, but not under a file."""
     if input_dir is None:
-        input_dir = Path(workflow).resolve().parent if isinstance(workflow, (str, os.PathLike)) else Path.cwd()
-    output = (Path(output_dir) if output_dir is not None else Path.cwd() / "output").resolve()
+        input_dir = Path(workflow).resolve().parent if isinstance(workflow, (str, os.PathLike)) and os.fspath(workflow) else Path.cwd()
+    else:
+        input_dir = _folder_path(input_dir, "input_dir")
+        if not input_dir.is_dir():
+            raise ValueError(f"input_dir {input_dir}: " + ("is a file, not a folder" if input_dir.exists() else "no such folder"))
+    if output_dir is None:
+        output = Path.cwd() / "output"
+    else:
+        output = _folder_path(output_dir, "output_dir")
+        existing = next((p for p in (output, *output.parents) if p.exists()), None)
+        if existing is not None and not existing.is_dir():
+            raise ValueError(f"output_dir {output}: " + ("is a file, not a folder" if existing == output else f"cannot be made: {existing} is a file"))
+    output = output.resolve()
     return HostFolders(Path(input_dir).resolve(), output, output / "temp")
+
+
+def _folder_path(value: Any, name: str) -> Path:
+    """A folder argument as a resolved Path, or a TypeError/ValueError naming the argument."""
+    if not isinstance(value, (str, os.PathLike)) or isinstance(os.fspath(value), bytes):
+        raise TypeError(f"{name} must be the path of a folder (a str or a Path), got {type(value).__name__} {value!r:.80}")
+    if not os.fspath(value):
+        raise ValueError(f"{name} must be the path of a folder, got an empty string")
+    if "\0" in os.fspath(value):
+        raise ValueError(f"{name} {os.fspath(value)!r}: a path with a NUL byte")
+    try:
+        return Path(value).resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
+        raise ValueError(f"{name} {os.fspath(value)}: cannot be followed: {exc}") from None
 
 
 def run_workflow(
@@ -182,8 +264,13 @@ def run_workflow(
         result = run_workflow("my_graph.json", inject={"8:0": "generated.png"})
         assert result.output("15") < 0.2
     """
-    env = env or Environment.create(packs)
+    if runner is not None and not isinstance(runner, Runner):
+        raise TypeError(f"runner must be a Runner (env.runner()), got {type(runner).__name__} {runner!r:.80}")
+    env = _environment(env, packs)
+    if inject is not None and not isinstance(inject, Mapping):
+        raise TypeError(f"inject must be a dict of 'NODE:SLOT' (or (node_id, slot)) -> file or value, got {type(inject).__name__} {inject!r:.80}")
     prompt, source = load_prompt(workflow, env)
+    folders = host_folders_for(workflow, input_dir, output_dir)
     files: dict[tuple[str, int], str] = {}
     values: dict[tuple[str, int], Any] = {}
     for key, value in (inject or {}).items():
@@ -192,7 +279,6 @@ def run_workflow(
             files[(node_id, slot)] = value
         else:
             values[(node_id, slot)] = value
-    folders = host_folders_for(workflow, input_dir, output_dir)
     runner = runner or env.runner()
     with using_folders(folders):
         values.update(injections_from_files(files, prompt, env))
@@ -200,12 +286,15 @@ def run_workflow(
 
 
 def _injection_key(key: Any) -> tuple[str, int]:
+    """An ``inject`` key: ``"NODE:SLOT"``, ``"NODE"`` (slot 0) or ``(node_id, slot)``."""
     if isinstance(key, tuple):
-        return str(key[0]), int(key[1])
-    node, _, slot = str(key).rpartition(":")
+        return injection_target(key)
+    if not isinstance(key, str) or not key:
+        raise TypeError(f"inject keys must be 'NODE:SLOT' or (node_id, slot), got {type(key).__name__} {key!r:.80}")
+    node, _, slot = key.rpartition(":")
     if node and slot.isdigit():
         return node, int(slot)
-    return str(key), 0
+    return key, 0
 
 
 def workflow_pnginfo(workflow) -> dict:
@@ -214,7 +303,7 @@ def workflow_pnginfo(workflow) -> dict:
         return {"workflow": workflow}
     if isinstance(workflow, (str, os.PathLike)):
         try:
-            data = json.loads(Path(workflow).read_text(encoding="utf-8"))
+            data = load_json(workflow)  # bounded, and a file that changed into a FIFO does not block
         except (OSError, ValueError):
             return {}
         return {"workflow": data} if isinstance(data, Mapping) and "nodes" in data else {}

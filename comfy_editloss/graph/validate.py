@@ -445,7 +445,8 @@ def _run_custom_validation(node_class, inputs, spec: NodeSpec, prompt, catalogue
 
 def _cycles(prompt: Mapping, source: str) -> list[ValidationIssue]:
     """Links that close a loop: ComfyUI cannot order such a graph."""
-    edges = {str(k): sorted({str(v[0]) for v in (e.get("inputs") or {}).values() if is_link(v) and len(v) == 2 and str(v[0]) in prompt})
+    edges = {str(k): sorted({str(v[0]) for v in e["inputs"].values() if is_link(v) and len(v) == 2 and str(v[0]) in prompt})
+             if isinstance(e.get("inputs"), Mapping) else []
              for k, e in prompt.items() if isinstance(e, Mapping)}
     state: dict[str, int] = {}
     issues = []

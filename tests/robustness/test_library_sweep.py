@@ -14,6 +14,7 @@ import entries_edits
 import entries_encoders
 import entries_io
 import entries_losses
+import entries_testing
 from sweep import FAILURES, sweep
 
 # The library's public modules; every public name is one of their __all__.
@@ -50,7 +51,7 @@ INTERNAL = {
     "comfy_editloss.graph": "the headless runner, swept through comfy_editloss.testing and the command line",
     "comfy_editloss.report": "pictures of scores, texture spectra, depth maps and heat maps for the nodes",
 }
-ENTRY_MODULES = (entries_losses, entries_encoders, entries_depth, entries_edits, entries_io)
+ENTRY_MODULES = (entries_losses, entries_encoders, entries_depth, entries_edits, entries_io, entries_testing)
 ENTRIES = {entry.name: entry for module in ENTRY_MODULES for entry in module.ENTRIES}
 
 
