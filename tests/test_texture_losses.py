@@ -65,6 +65,15 @@ def test_the_period_of_synthetic_textures_is_recovered_within_2_percent(kind):
     assert ((peak.orientation_deg >= 0) & (peak.orientation_deg < 180)).all()
 
 
+def test_the_orientation_stays_below_180_degrees_in_float64():
+    # Stripes repeating along x: the peak's fy is a rounding error of either sign, and
+    # remainder(-1e-17, 180) is 180.0 in float64, the direction of 0 but outside [0, 180).
+    images = torch.stack([make_texture("stripes", period, size=(24, 32), seed=0) for period in (7, 8)])[:, None].double()
+    peak = L.estimate_texture_period(images, r_bins=16)
+    assert ((peak.orientation_deg >= 0) & (peak.orientation_deg < 180)).all(), peak.orientation_deg.tolist()
+    assert peak.orientation_deg.tolist() == pytest.approx([0.0, 0.0], abs=1e-6)
+
+
 def test_thin_lines_give_their_period_not_a_harmonic():
     # Grout lines 1.5 px wide put about as much power in the 2nd and 3rd harmonics as in the fundamental.
     ys, xs = torch.meshgrid(torch.arange(512.0) + 0.5, torch.arange(512.0) + 0.5, indexing="ij")

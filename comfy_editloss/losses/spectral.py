@@ -377,6 +377,8 @@ def dominant_peak(
     fx, fy = fx / harmonic, fy / harmonic
     frequency = 2 * torch.sqrt(fx * fx + fy * fy)
     orientation = torch.rad2deg(torch.atan2(-fy, fx)).remainder(180.0) + 0.0  # no -0
+    # remainder(-1e-17, 180) rounds to 180.0 itself: the same direction as 0, outside [0, 180).
+    orientation = torch.where(orientation >= 180.0, orientation - 180.0, orientation)
     strength = (2 * near.sum(dim=(1, 2))).clamp(max=1.0)
     return TexturePeak(frequency, 2 / frequency, orientation, strength.detach(), harmonic)
 

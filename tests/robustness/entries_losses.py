@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from comfy_editloss import losses as L
-from sweep_kinds import Bool, Choice, Int, Number, SampleWeights, TensorArg
+from sweep_kinds import HALF_COMPARE, Bool, Choice, Int, Number, SampleWeights, TensorArg
 from sweep import Entry, close
 
 MODULE = "comfy_editloss.losses"
@@ -232,19 +232,23 @@ def _peak_tensors(peak):
     return [peak.frequency, peak.period_px, peak.orientation_deg, peak.strength]
 
 
-def _same_peak(result, reference):
-    """Periods and strengths close; orientations equal modulo 180 degrees (0 and 179.99 are one)."""
-    problem = close()([result.frequency, result.period_px, result.strength], [reference.frequency, reference.period_px, reference.strength])
-    if problem:
-        return problem
-    gap = (result.orientation_deg.double() - reference.orientation_deg.double()).abs().remainder(180.0)
-    gap = torch.minimum(gap, 180.0 - gap)
-    return None if bool((gap <= 1e-3).all()) else f"orientation differs by up to {float(gap.max()):.3g} degrees"
+def _same_peak_within(values=close(), degrees=1e-3):
+    def same_peak(result, reference):
+        """Periods and strengths close; orientations equal modulo 180 degrees (0 and 179.99 are one)."""
+        problem = values([result.frequency, result.period_px, result.strength], [reference.frequency, reference.period_px, reference.strength])
+        if problem:
+            return problem
+        gap = (result.orientation_deg.double() - reference.orientation_deg.double()).abs().remainder(180.0)
+        gap = torch.minimum(gap, 180.0 - gap)
+        return None if bool((gap <= degrees).all()) else f"orientation differs by up to {float(gap.max()):.3g} degrees"
+
+    return same_peak
 
 
 _estimate = _texture_entry("estimate_texture_period", L.estimate_texture_period, ("images",), _PEAK_OPTIONS, _PEAK_KINDS, reduces=False)
 _estimate.result_tensors = _peak_tensors
-_estimate.compare = _same_peak
+_estimate.compare = _same_peak_within()
+_estimate.half_compare = _same_peak_within(HALF_COMPARE, degrees=0.5)
 ENTRIES += [
     _estimate,
     _texture_entry(

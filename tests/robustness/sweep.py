@@ -85,6 +85,8 @@ class Entry:
         reference: the result a valid variant must equal, from its arguments (default: the same call
             with every floating-point tensor in float64).
         compare: (result, reference) -> None if close enough, else what differs.
+        half_compare: the same for a float16 input against float64 on its values (default: every
+            tensor within half precision's tolerance).
         extra: more variants, from the valid arguments (whole-call cases the kinds do not make).
         note: for a name with nothing to call (a constant, a result type), why.
     """
@@ -96,6 +98,7 @@ class Entry:
     result_tensors: Callable[[Any], list[torch.Tensor]] | None = None
     reference: Callable[[dict], Any] | None = None
     compare: Callable[[Any, Any], str | None] | None = None
+    half_compare: Callable[[Any, Any], str | None] | None = None
     extra: Callable[[dict], Iterable[Variant]] | None = None
     note: str = ""
 

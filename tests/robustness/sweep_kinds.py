@@ -133,7 +133,7 @@ class TensorArg:
             half = x.detach().half()
             arguments = replaced(base, argument, half)
             # The reference: the float64 call on the same half-rounded values.
-            out.append(Variant(f"{argument}: float16", argument, arguments, "valid", equal_to_reference(entry, arguments, HALF_COMPARE)))
+            out.append(Variant(f"{argument}: float16", argument, arguments, "valid", equal_to_reference(entry, arguments, entry.half_compare or HALF_COMPARE)))
         if x.dim() >= 2:
             strided = x.detach().transpose(-1, -2).contiguous().transpose(-1, -2)
             valid("non-contiguous", strided)
