@@ -256,6 +256,8 @@ def test_workflow_files_that_are_no_workflows_give_one_error_line_and_exit_2(cas
         assert _one_error_line(capsys) == message
     assert main(["convert", "wf.json", "-o", "folder"]) == 2
     assert _one_error_line(capsys) == "error: --output folder: is a folder, not a file to write"
+    assert main(["convert", "wf.json", "-o", "fifo.json"]) == 2  # opening it to write would wait for a reader
+    assert _one_error_line(capsys) == "error: --output fifo.json: is a named pipe (FIFO), not a file to write"
     assert main(["convert", "wf.json", "-o", "wf.json/prompt.json"]) == 2
     assert _one_error_line(capsys) == "error: --output wf.json/prompt.json: wf.json is a file, not a folder"
     assert main(["validate", "fifo.json"]) == 2

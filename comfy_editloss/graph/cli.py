@@ -149,12 +149,17 @@ def _file_in_the_way(path: Path) -> Path | None:
     return None
 
 
+FILE_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISREG, "a file"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+              (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
 def _describe(path: Path) -> str:
+    """What is at ``path``: "a folder", "a file", "a named pipe (FIFO)", ... or why it cannot be looked at."""
     try:
         info = os.stat(path)
     except OSError as exc:
-        return exc.strerror or str(exc)
-    return "a folder" if stat.S_ISDIR(info.st_mode) else "a file" if stat.S_ISREG(info.st_mode) else "not a regular file"
+        return f"unusable ({exc.strerror or exc})"
+    return next((name for test, name in FILE_KINDS if test(info.st_mode)), "not a regular file")
 
 
 def check_input_folder(path: str | None, option: str) -> None:
@@ -189,6 +194,8 @@ def check_output_file(path: str, option: str) -> None:
     target = Path(path)
     if os.path.isdir(target):
         raise ArgumentError(f"{option} {path}: is a folder, not a file to write")
+    if os.path.lexists(target) and not os.path.isfile(target):  # a FIFO would block the write, a device take it
+        raise ArgumentError(f"{option} {path}: is {_describe(target)}, not a file to write")
     blocker = _file_in_the_way(target)
     if blocker is not None:
         raise ArgumentError(f"{option} {path}: {blocker} is a file, not a folder")

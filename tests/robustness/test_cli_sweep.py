@@ -340,6 +340,10 @@ def phase_one(here: Path) -> list[Case]:
         # outputs
         Case("convert -o a folder", ["convert", "flagship.json", "-o", "folder.json"], names=("folder.json", "--output", "is a folder"), rc=2),
         Case("convert -o a path under a file", ["convert", "flagship.json", "-o", "file.json/prompt.json"], names=("file.json", "--output", "not a folder"), rc=2),
+        Case("convert -o a FIFO", ["convert", "flagship.json", "-o", "fifo.json"], names=("fifo.json", "--output", "FIFO"), rc=2),
+        Case("convert -o /dev/zero", ["convert", "flagship.json", "-o", "zero.json"], names=("zero.json", "--output", "character device"), rc=2),
+        Case("run --output-dir a FIFO", ["run", str(FLAGSHIP), "--input-dir", str(scene), "--output-dir", "fifo.json", "--quiet"],
+             names=("fifo.json", "--output-dir", "FIFO", "not a folder"), rc=2),
         Case("run --output-dir a file", ["run", str(FLAGSHIP), "--input-dir", str(scene), "--output-dir", "a_file", "--quiet"],
              names=("a_file", "--output-dir", "not a folder"), rc=2),
         Case("run --output-dir under a file", ["run", str(FLAGSHIP), "--input-dir", str(scene), "--output-dir", "a_file/out", "--quiet"],
