@@ -10,6 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+MAX_DIM = 65536  # the demo scene's tensors are 144 x dim floats each: 37 MB at the largest
+MAX_SEED = 2**64 - 1  # torch's generators take seeds of 64 bits
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -25,8 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
             "no-edit identity, geometry match and overlay avoidance losses of five generations, ranked."
         ),
     )
-    demo.add_argument("--dim", type=int, default=64, help="feature dimension of the embeddings (default 64)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed of the scene (default 0)")
+    demo.add_argument("--dim", type=int, default=64, help=f"feature dimension of the embeddings, 1 to {MAX_DIM} (default 64)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed of the scene, 0 to 2**64-1 (default 0)")
     demo.add_argument("--json", action="store_true", help="print the scores as JSON instead of a table")
     from .graph.cli import add_commands  # noqa: PLC0415 - keeps `demo` free of the runner's imports
 
@@ -50,8 +53,11 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "demo":
-        if args.dim < 1:
-            print("error: --dim must be >= 1", file=sys.stderr)
+        if not 1 <= args.dim <= MAX_DIM:
+            print(f"error: --dim must be >= 1 and <= {MAX_DIM}, got {args.dim}", file=sys.stderr)
+            return 2
+        if not 0 <= args.seed <= MAX_SEED:
+            print(f"error: --seed must be from 0 to 2**64-1 ({MAX_SEED}), got {args.seed}", file=sys.stderr)
             return 2
         from .demo import main as demo_main
 

@@ -74,8 +74,15 @@ def depth_models_dir(tmp_path_factory):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """The bad-input sweep's counts per class (tests/robustness), when it ran."""
+    """The bad-input sweeps' counts per class (tests/robustness), when they ran: the library's and
+    the command line's."""
     sweep = sys.modules.get("sweep")
-    if sweep is not None and getattr(sweep, "COUNTS", None):
+    if sweep is None:
+        return
+    if getattr(sweep, "COUNTS", None) or getattr(sweep, "CLI_COUNTS", None):
         terminalreporter.write_sep("=", "bad-input sweep")
+    if getattr(sweep, "COUNTS", None):
         terminalreporter.write_line(sweep.format_counts())
+    if getattr(sweep, "CLI_COUNTS", None):
+        total = sum(sweep.CLI_COUNTS.values())
+        terminalreporter.write_line(sweep.format_counts(sweep.CLI_COUNTS, f"command-line sweep: {total} runs of python -m comfy_editloss"))

@@ -242,6 +242,15 @@ def test_empty_or_corrupt_results_are_recomputed_with_a_warning_naming_them(tmp_
     assert len(list(csv.DictReader((out / "scores.csv").open()))) == 4 * 4
 
 
+def test_a_result_whose_ranking_holds_no_names_is_not_a_result():
+    from comfy_editloss.graph.batch import result_problem  # noqa: PLC0415
+
+    result = {"generations": ["a", "b"], "scores": {"x": {"values": [1.0, 2.0]}}}
+    assert result_problem({**result, "ranking": ["b", "a"]}) == ""
+    for ranking in ([["a"]], [{"a": 1}], [1], ["c"]):  # unhashable names made the set fail with a TypeError
+        assert result_problem({**result, "ranking": ranking}) == "its 'ranking' names generations it does not have"
+
+
 def test_a_set_that_would_not_fit_in_memory_is_refused_before_it_runs(tmp_path, env, monkeypatch):
     root = _sets(tmp_path, ("set_1", "set_2"))
     out = tmp_path / "out"

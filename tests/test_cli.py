@@ -109,7 +109,7 @@ def test_run_command_exit_codes(case):
     broken["nodes"][8]["widgets_values"] = [-1.0, "cos", "mean"]  # what the outputs 10 and 11 need
     (case / "broken.json").write_text(json.dumps(broken))
     partial = cli("run", "broken.json", *INJECT, "--quiet", "--output-dir", "partial", cwd=case)
-    assert partial.returncode == 0, partial.stderr  # as ComfyUI: the valid outputs run
+    assert partial.returncode == 3, partial.stderr  # as ComfyUI: the valid outputs run; 3 says some were skipped
     problem = "  broken.json: node 9 (EditLossNoEditIdentity) input 'margin': -1.0 is smaller than the minimum 0.0 [value_smaller_than_min]"
     assert partial.stderr.splitlines() == [
         "broken.json: skipped output 10 (PreviewAny), which fails validation:", problem,
@@ -134,7 +134,7 @@ def test_convert_and_validate_commands(case):
     broken["nodes"][8]["widgets_values"] = [-1.0, "cosine", "mean"]
     (case / "broken.json").write_text(json.dumps(broken))
     invalid = cli("validate", "broken.json", "--json", cwd=case)
-    assert invalid.returncode == 0  # ComfyUI would still run the outputs 13 and 17
+    assert invalid.returncode == 3  # partly valid: ComfyUI would still run the outputs 13 and 17
     kinds = [(i["node_id"], i["input_name"], i["type"], i["dependent_outputs"]) for i in json.loads(invalid.stdout)["broken.json"]]
     assert kinds == [("9", "margin", "value_smaller_than_min", ["10", "11"]), ("9", "dist", "value_not_in_list", ["10", "11"])]
     prompt = json.loads((case / "prompt.json").read_text())
@@ -156,6 +156,13 @@ def test_help_documents_the_commands():
     assert proc.returncode == 0
     for text in ("--inject NODE:SLOT=FILE", "--target NODE", "--input-dir", "--output-dir", "--pack DIR", "overwritten"):
         assert text in proc.stdout
+    assert " ".join(proc.stdout.split()).endswith(
+        "exit codes: 0 every output ran; 1 a node failed or the run was interrupted; 2 invalid arguments (a path that is no workflow, "
+        "an output folder that is a file, a malformed --inject) or a workflow ComfyUI would refuse (no output valid); 3 the workflow "
+        "is partly valid: the valid outputs ran, the invalid ones were skipped (listed on stderr)"
+    )
+    validate = subprocess.run([sys.executable, "-m", "comfy_editloss", "validate", "--help"], capture_output=True, text=True)
+    assert "3 partly valid: ComfyUI would run some outputs and ignore the others" in " ".join(validate.stdout.split())
 
 
 def test_run_workflow_helper(case):
@@ -209,7 +216,7 @@ def test_models_dir_option_gives_the_loaders_their_files(tmp_path, depth_models_
     np.save(tmp_path / "target_depth.npy", np.ones((8, 8), np.float32))
     without = cli("validate", str(workflow), "--input-dir", str(tmp_path), cwd=tmp_path)
     assert "depth_anything_v2_vits.pth" in without.stdout  # only the previews of the inputs would run
-    assert without.returncode == 0 and "; ComfyUI would run output(s) 3, 5 and ignore 9, 13, 15, 16, 17, 18, 20, 21" in without.stdout
+    assert without.returncode == 3 and "; ComfyUI would run output(s) 3, 5 and ignore 9, 13, 15, 16, 17, 18, 20, 21" in without.stdout
     with_models = cli("validate", str(workflow), "--input-dir", str(tmp_path), "--models-dir", str(depth_models_dir), cwd=tmp_path)
     assert with_models.returncode == 0 and with_models.stdout.strip().endswith("valid"), with_models.stdout
 
@@ -248,9 +255,34 @@ def test_workflow_files_that_are_no_workflows_give_one_error_line_and_exit_2(cas
         assert main([command, path]) == 2, (command, path)
         assert _one_error_line(capsys) == message
     assert main(["convert", "wf.json", "-o", "folder"]) == 2
-    assert _one_error_line(capsys) == "error: [Errno 21] Is a directory: 'folder'"
+    assert _one_error_line(capsys) == "error: --output folder: is a folder, not a file to write"
+    assert main(["convert", "wf.json", "-o", "fifo.json"]) == 2  # opening it to write would wait for a reader
+    assert _one_error_line(capsys) == "error: --output fifo.json: is a named pipe (FIFO), not a file to write"
+    assert main(["convert", "wf.json", "-o", "wf.json/prompt.json"]) == 2
+    assert _one_error_line(capsys) == "error: --output wf.json/prompt.json: wf.json is a file, not a folder"
     assert main(["validate", "fifo.json"]) == 2
     assert capsys.readouterr().out == "fifo.json: 1 problem(s); ComfyUI would refuse it\n  fifo.json: is a named pipe (FIFO), not a workflow file [invalid_prompt]\n"
+
+
+def test_folders_and_options_that_cannot_be_used_give_one_error_line_naming_the_option(case, capsys, monkeypatch):
+    monkeypatch.chdir(case)
+    expected = {
+        ("validate", "wf.json", "--input-dir", "nowhere"): "error: --input-dir nowhere: no such folder",
+        ("run", "wf.json", "--input-dir", "wf.json"): "error: --input-dir wf.json: is a file, not a folder",
+        ("run", "wf.json", *INJECT, "--output-dir", "wf.json"): "error: --output-dir wf.json: is a file, not a folder",
+        ("run", "wf.json", *INJECT, "--output-dir", "wf.json/out"): "error: --output-dir wf.json/out: wf.json is a file, not a folder",
+        ("score", ".", "-o", "gen.png/scores"): "error: --output-dir gen.png/scores: gen.png is a file, not a folder",
+        ("validate", "wf.json", "--models-dir", "before.png"): "error: --models-dir before.png: is a file, not a folder",
+        ("run", "wf.json", "--inject", "=before.npy"): "error: --inject must be NODE:SLOT=FILE, got '=before.npy': no node",
+        ("run", "wf.json", "--inject", "3:0="): "error: --inject must be NODE:SLOT=FILE, got '3:0=': no file",
+        ("run", "wf.json", "--inject", "3:-1=before.npy"): "error: --inject must be NODE:SLOT=FILE, got '3:-1=before.npy': the slot -1 is not an output number (0, 1, ...)",
+        ("run", "wf.json", *INJECT, "--target", "99"): "error: --target 99: node 99 is not in wf.json (its nodes: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17)",
+        ("score", "wf.json"): "error: edit-set folder wf.json: is a file, not a folder (give the folder of edit sets, or one edit set)",
+    }
+    for argv, message in expected.items():
+        assert main(list(argv)) == 2, argv
+        assert _one_error_line(capsys) == message
+    assert not (case / "output").exists()  # refused before anything ran
 
 
 def test_injected_files_that_cannot_be_read_give_one_error_line_and_exit_2(case, capsys, monkeypatch):

@@ -116,6 +116,8 @@ def find_edit_sets(root: str | os.PathLike) -> list[Path]:
     ``root`` itself when it is one."""
     root = Path(root)
     if not root.is_dir():
+        if os.path.lexists(root) and not os.path.isdir(root):
+            raise BatchError(f"edit-set folder {root}: is a file, not a folder (give the folder of edit sets, or one edit set)")
         raise BatchError(f"edit-set folder not found: {root}")
     if (root / "generations").is_dir():
         return [root]
@@ -204,7 +206,9 @@ def result_problem(data: Any) -> str:
         if not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values):
             return f"score {name!r} has values that are not numbers"
     ranking = data.get("ranking")
-    if ranking is not None and (not isinstance(ranking, list) or not set(ranking) <= set(generations)):
+    if ranking is not None and (
+        not isinstance(ranking, list) or not all(isinstance(r, str) for r in ranking) or not set(ranking) <= set(generations)
+    ):
         return "its 'ranking' names generations it does not have"
     return ""
 

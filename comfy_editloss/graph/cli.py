@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
+import stat
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +24,20 @@ if TYPE_CHECKING:
     from .execute import RunResult
     from .runtime import Environment
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_PARTIAL = 0, 1, 2, 3
+
+EXIT_CODES_RUN = (
+    "exit codes: 0 every output ran; 1 a node failed or the run was interrupted; 2 invalid arguments (a path that "
+    "is no workflow, an output folder that is a file, a malformed --inject) or a workflow ComfyUI would refuse (no "
+    "output valid); 3 the workflow is partly valid: the valid outputs ran, the invalid ones were skipped (listed on stderr)"
+)
+EXIT_CODES_VALIDATE = (
+    "exit codes: 0 every workflow is valid; 2 invalid arguments, or ComfyUI would refuse a workflow (no output valid, "
+    "a node type that does not exist, a path that is no workflow); 3 partly valid: ComfyUI would run some outputs and "
+    "ignore the others (their problems are listed)"
+)
+EXIT_CODES_SCORE = "exit codes: 0 every set scored; 1 some sets failed or the run was interrupted; 2 invalid arguments or workflow"
+EXIT_CODES_CONVERT = "exit codes: 0 converted; 2 invalid arguments or a workflow that cannot be converted"
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -33,7 +48,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
 
     convert = commands.add_parser(
-        "convert", help="convert a UI-format workflow to the API prompt ComfyUI's frontend would send",
+        "convert", help="convert a UI-format workflow to the API prompt ComfyUI's frontend would send", epilog=EXIT_CODES_CONVERT,
         description="Converts a UI-format workflow (what the ComfyUI editor saves) into an API-format prompt, "
                     "as ComfyUI's frontend 1.35.9 does, using the node catalogue of ComfyUI 0.8.0 plus the loaded packs.",
     )
@@ -49,7 +64,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                     "validation, dangling links and cycles. As ComfyUI, it checks each output node with the nodes it needs "
                     "(nodes no output needs are not checked) and says which outputs ComfyUI would run and which it would "
                     "ignore. Exits 2 if ComfyUI would refuse a workflow (no output valid, a node type that does not exist), "
-                    "else 0 (problems of ignored outputs are listed).",
+                    "3 if it would ignore some outputs (their problems are listed), else 0.",
+        epilog=EXIT_CODES_VALIDATE,
     )
     validate.add_argument("workflows", nargs="+", metavar="WORKFLOW")
     validate.add_argument("--input-dir", help="where LoadImage finds files (default: each workflow's folder)")
@@ -64,8 +80,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                     "Outputs of nodes that cannot run here (e.g. the diffusion half of a Kontext graph) can be "
                     "injected from files. Nothing in the output folder is overwritten: every file is numbered. "
                     "As ComfyUI, outputs that fail validation are skipped and listed on stderr (and in the run record) while "
-                    "the valid ones run. Exit codes: 0 done (also when invalid outputs were skipped, as ComfyUI runs the rest), "
-                    "1 a node failed or the run was interrupted, 2 invalid workflow (no output valid) or arguments.",
+                    "the valid ones run, and the command exits 3.",
+        epilog=EXIT_CODES_RUN,
     )
     run.add_argument("workflow")
     run.add_argument("--inject", action="append", default=[], metavar="NODE:SLOT=FILE",
@@ -88,8 +104,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                     "Results are keyed by the workflow's prompt and the content of each set's files: a result made with another "
                     "workflow, other widget values or other files is stale and recomputed, as is an unreadable one. "
                     "A set that fails is reported by name and the others go on; a set whose images would need more memory than "
-                    "is available (estimated from their pixels) fails with the estimate before it runs. Exit codes: 0 all sets "
-                    "scored, 1 some failed or the run was interrupted, 2 invalid arguments or workflow.",
+                    "is available (estimated from their pixels) fails with the estimate before it runs.",
+        epilog=EXIT_CODES_SCORE,
     )
     score.add_argument("sets", metavar="SETS", help="a folder of edit sets (or one edit set)")
     score.add_argument("--workflow", default="kontext_edit_score",
@@ -117,9 +133,109 @@ def _shows_progress(args) -> bool:
     return sys.stderr.isatty() if args.progress is None else args.progress
 
 
+class ArgumentError(ValueError):
+    """An option or argument that cannot be used (a folder that is a file, a malformed --inject);
+    the message names it and says what is wrong."""
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The first folder of ``path``'s parents that is no folder (a file), if one is."""
+    for parent in reversed(path.parents):
+        try:
+            if not os.path.isdir(parent) and os.path.lexists(parent):
+                return parent
+        except OSError:
+            return parent
+    return None
+
+
+FILE_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISREG, "a file"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+              (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def _describe(path: Path) -> str:
+    """What is at ``path``: "a folder", "a file", "a named pipe (FIFO)", ... or why it cannot be looked at."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        return f"unusable ({exc.strerror or exc})"
+    return next((name for test, name in FILE_KINDS if test(info.st_mode)), "not a regular file")
+
+
+def check_input_folder(path: str | None, option: str) -> None:
+    """An input folder given on the command line must be one."""
+    if path is None:
+        return
+    folder = Path(path)
+    if os.path.isdir(folder):
+        return
+    blocker = _file_in_the_way(folder)
+    if blocker is not None:
+        raise ArgumentError(f"{option} {path}: {blocker} is a file, not a folder")
+    if not os.path.lexists(folder):
+        raise ArgumentError(f"{option} {path}: no such folder")
+    raise ArgumentError(f"{option} {path}: is {_describe(folder)}, not a folder")
+
+
+def check_output_folder(path: str, option: str) -> None:
+    """An output folder (made if missing) must not be a file, nor lie under one."""
+    folder = Path(path)
+    if os.path.isdir(folder):
+        return
+    blocker = _file_in_the_way(folder)
+    if blocker is not None:
+        raise ArgumentError(f"{option} {path}: {blocker} is a file, not a folder")
+    if os.path.lexists(folder):
+        raise ArgumentError(f"{option} {path}: is {_describe(folder)}, not a folder")
+
+
+def check_output_file(path: str, option: str) -> None:
+    """A file to write: not a folder, in a folder that exists."""
+    target = Path(path)
+    if os.path.isdir(target):
+        raise ArgumentError(f"{option} {path}: is a folder, not a file to write")
+    if os.path.lexists(target) and not os.path.isfile(target):  # a FIFO would block the write, a device take it
+        raise ArgumentError(f"{option} {path}: is {_describe(target)}, not a file to write")
+    blocker = _file_in_the_way(target)
+    if blocker is not None:
+        raise ArgumentError(f"{option} {path}: {blocker} is a file, not a folder")
+    if not os.path.isdir(target.parent if str(target.parent) else "."):
+        raise ArgumentError(f"{option} {path}: the folder {target.parent} does not exist")
+
+
+def parse_inject_option(text: str) -> tuple[str, int, str]:
+    """``--inject NODE:SLOT=FILE``, with a message naming the option for each way it can be wrong."""
+    from .runtime import parse_injection  # noqa: PLC0415
+
+    usage = f"--inject must be NODE:SLOT=FILE, got {text!r}"
+    if "=" not in text:
+        raise ArgumentError(usage)
+    target, path = text.split("=", 1)
+    if not target.strip():
+        raise ArgumentError(f"{usage}: no node")
+    if not path.strip():
+        raise ArgumentError(f"{usage}: no file")
+    node, _, slot = target.rpartition(":")
+    if node and slot and not slot.isdigit() and slot.lstrip("+-").isdigit():
+        raise ArgumentError(f"{usage}: the slot {slot} is not an output number (0, 1, ...)")
+    return parse_injection(text)
+
+
+def _check_targets(targets: list[str] | None, prompt: dict, source: str) -> None:
+    unknown = [t for t in targets or [] if str(t) not in prompt]
+    if unknown:
+        raise ArgumentError(f"--target {unknown[0]}: node {unknown[0]} is not in {source} (its nodes: {', '.join(sorted(prompt, key=_natural))})")
+
+
+def _natural(text: str):
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(text))]
+
+
 def _environment(args) -> Environment:
     from .runtime import Environment  # noqa: PLC0415 - torch, pack loading: not for --help
 
+    for folder in getattr(args, "models_dir", None) or []:
+        check_input_folder(folder, "--models-dir")
     if getattr(args, "models_dir", None):
         # the pack's model loaders read it (nodes/host/folders.py), as they would ComfyUI's model folders
         os.environ["EDITLOSS_MODELS_DIR"] = os.pathsep.join(str(Path(d).resolve()) for d in args.models_dir)
@@ -129,11 +245,16 @@ def _environment(args) -> Environment:
 def _convert(args) -> int:
     from .runtime import load_prompt  # noqa: PLC0415
 
+    if args.output:
+        check_output_file(args.output, "--output")
     env = _environment(args)
     prompt, _ = load_prompt(args.workflow, env)
     text = json.dumps(prompt, indent=2, sort_keys=True, ensure_ascii=False)
     if args.output:
-        Path(args.output).write_text(text + "\n", encoding="utf-8")
+        try:
+            Path(args.output).write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise ArgumentError(f"--output {args.output}: cannot write it: {exc.strerror or exc}") from None
     else:
         print(text)
     return EXIT_OK
@@ -142,6 +263,7 @@ def _convert(args) -> int:
 def _validate(args) -> int:
     from .runtime import check_workflow  # noqa: PLC0415
 
+    check_input_folder(args.input_dir, "--input-dir")
     env = _environment(args)
     report = {workflow: check_workflow(workflow, env, input_dir=args.input_dir) for workflow in args.workflows}
     if args.json:
@@ -156,22 +278,27 @@ def _validate(args) -> int:
                     print(f"  {issue}")
             else:
                 print(f"{workflow}: valid")
-    return EXIT_INVALID if any(check.refused for check in report.values()) else EXIT_OK
+    if any(check.refused for check in report.values()):
+        return EXIT_INVALID
+    return EXIT_PARTIAL if any(check.issues for check in report.values()) else EXIT_OK
 
 
 def _run(args) -> int:
     from .host import save_image_path  # noqa: PLC0415
-    from .runtime import host_folders_for, load_prompt, parse_injection, run_workflow  # noqa: PLC0415
+    from .runtime import host_folders_for, load_prompt, run_workflow  # noqa: PLC0415
 
+    check_input_folder(args.input_dir, "--input-dir")
+    check_output_folder(args.output_dir, "--output-dir")
+    inject = {}
+    for text in args.inject:
+        node, slot, path = parse_inject_option(text)
+        inject[(node, slot)] = path
     env = _environment(args)
     prompt, source = load_prompt(args.workflow, env)
+    _check_targets(args.target, prompt, source)
     folders = host_folders_for(args.workflow, args.input_dir, args.output_dir)
     progress = None if not _shows_progress(args) else (lambda node_id, class_type, done, total: print(f"[{done}/{total}] {node_id} {class_type}", file=sys.stderr))
     runner = env.runner(progress=progress)
-    inject = {}
-    for text in args.inject:
-        node, slot, path = parse_injection(text)
-        inject[(node, slot)] = path
     previous = signal.signal(signal.SIGINT, lambda *_: runner.interrupt())
     try:
         result = run_workflow(args.workflow, inject, input_dir=args.input_dir, output_dir=args.output_dir, targets=args.target, runner=runner, env=env)
@@ -199,15 +326,20 @@ def _run(args) -> int:
         for path in record["files"]:
             print(f"  wrote {path}")
         print(f"  run record: {record_path}")
-    return EXIT_OK
+    return EXIT_PARTIAL if result.skipped else EXIT_OK
 
 
 def shipped_workflow(name: str) -> Path:
     """A workflow file, or the name of a workflow shipped in this checkout's workflows/ folder. A
     path that exists but is no file (a folder, a FIFO) is returned too: reading it says what it is."""
     path = Path(name)
-    if path.is_file():
-        return path
+    try:
+        if stat.S_ISREG(os.stat(path).st_mode):
+            return path
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return path  # a symlink loop, a path under a file: reading it says so
     from .pack import this_pack_path  # noqa: PLC0415
 
     shipped = this_pack_path() / "workflows"
@@ -222,15 +354,15 @@ def shipped_workflow(name: str) -> Path:
 
 def _score(args) -> int:
     from .batch import BatchError, memory_budget, score_sets, summary_text  # noqa: PLC0415
-    from .runtime import parse_injection  # noqa: PLC0415
 
     memory_budget(args.memory_limit)  # a wrong size is an error before anything is loaded
-    env = _environment(args)
-    workflow = shipped_workflow(args.workflow)
+    check_output_folder(args.output_dir, "--output-dir")
     inject = {}
     for text in args.inject:
-        node, slot, path = parse_injection(text)
+        node, slot, path = parse_inject_option(text)
         inject[(node, slot)] = path
+    env = _environment(args)
+    workflow = shipped_workflow(args.workflow)
     stops = []
     previous = signal.signal(signal.SIGINT, lambda *_: [stop() for stop in stops])
     try:

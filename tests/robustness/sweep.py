@@ -47,6 +47,8 @@ TIME_LIMIT_S = 20.0
 # Session-wide tallies, printed by tests/robustness/conftest.py.
 COUNTS: Counter = Counter()
 CALLS_PER_ENTRY: Counter = Counter()
+# The command line's sweep (test_cli_sweep.py): runs of the subcommands, in the same classes.
+CLI_COUNTS: Counter = Counter()
 
 
 @dataclass
@@ -326,10 +328,10 @@ def sweep(entry: Entry, counts: Counter | None = None) -> list[Outcome]:
     return outcomes
 
 
-def format_counts(counts: Mapping[str, int] | None = None) -> str:
+def format_counts(counts: Mapping[str, int] | None = None, title: str | None = None) -> str:
     counts = COUNTS if counts is None else counts
     total = sum(counts.values())
-    lines = [f"bad-input sweep: {total} calls over {len(CALLS_PER_ENTRY)} public names"]
+    lines = [title or f"bad-input sweep: {total} calls over {len(CALLS_PER_ENTRY)} public names"]
     for kind in CLASSES:
         marker = "  (failure)" if kind in FAILURES and counts.get(kind) else ""
         lines.append(f"  {kind:<26}{counts.get(kind, 0):>6}{marker}")
