@@ -177,15 +177,15 @@ def prompt_hash(prompt: Mapping[str, Any], inject: Mapping[tuple[str, int], Any]
 def input_hashes(folder: Path, files: list[Path], inject: Mapping[tuple[str, int], Any] | None = None) -> dict[str, str]:
     """Content hash of each of the set's ``files`` (by path relative to it), and of injected files
     that lie outside it (by the path as given)."""
-    from .host import _file_hash  # noqa: PLC0415 - the runner's file hash (LoadImage's IS_CHANGED)
+    from .host import file_hash  # noqa: PLC0415 - the runner's file hash (LoadImage's IS_CHANGED)
 
-    hashes = {path.relative_to(folder).as_posix(): _file_hash(path) for path in files}
+    hashes = {path.relative_to(folder).as_posix(): file_hash(path) for path in files}
     for path in (inject or {}).values():
         target = (folder / path).resolve()
         if target == folder.resolve() or folder.resolve() in target.parents:
             continue  # hashed with the set
         for file in [target] if target.is_file() else _set_files(target) if target.is_dir() else []:
-            hashes[str(path) if file == target else f"{path}/{file.relative_to(target).as_posix()}"] = _file_hash(file)
+            hashes[str(path) if file == target else f"{path}/{file.relative_to(target).as_posix()}"] = file_hash(file)
     return hashes
 
 

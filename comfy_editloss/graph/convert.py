@@ -768,7 +768,8 @@ FILE_KINDS = (
 )
 
 
-def _file_kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file of this ``st_mode`` is, in words ('a named pipe (FIFO)', 'a folder'...)."""
     return next((name for test, name in FILE_KINDS if test(mode)), "not a regular file")
 
 
@@ -785,7 +786,7 @@ def read_workflow_text(path: str | os.PathLike, limit: int | None = None) -> str
     try:
         info = os.stat(path)
         if not stat.S_ISREG(info.st_mode):
-            raise ConversionError(f"{path}: is {_file_kind(info.st_mode)}, not a workflow file")
+            raise ConversionError(f"{path}: is {file_kind(info.st_mode)}, not a workflow file")
         if info.st_size > limit:
             raise ConversionError(f"{path}: {info.st_size} bytes is more than a workflow file may have ({limit} bytes)")
         # O_NONBLOCK: should the path have become a FIFO since stat, opening it does not wait
@@ -793,7 +794,7 @@ def read_workflow_text(path: str | os.PathLike, limit: int | None = None) -> str
         with os.fdopen(fd, "rb") as handle:
             opened = os.fstat(handle.fileno())
             if not stat.S_ISREG(opened.st_mode):
-                raise ConversionError(f"{path}: is {_file_kind(opened.st_mode)}, not a workflow file")
+                raise ConversionError(f"{path}: is {file_kind(opened.st_mode)}, not a workflow file")
             data = handle.read(limit + 1)  # files of /proc say 0 bytes and have more
     except FileNotFoundError:
         raise ConversionError(f"{path}: no such file") from None
@@ -801,6 +802,8 @@ def read_workflow_text(path: str | os.PathLike, limit: int | None = None) -> str
         raise ConversionError(f"{path}: cannot read it: {exc.strerror or exc}") from None
     if len(data) > limit:
         raise ConversionError(f"{path}: more than {limit} bytes, more than a workflow file may have")
+    if not data.strip():
+        raise ConversionError(f"{path}: is empty" + (" (only white space)" if data else "") + ", not a workflow: a workflow file is JSON")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

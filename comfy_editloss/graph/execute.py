@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from .catalogue import Catalogue, NodeSpec
-from .validate import PromptValidationError, ValidationIssue, _id_order, check_prompt, is_link, needed_nodes, output_nodes
+from .validate import PromptValidationError, ValidationIssue, node_order, check_prompt, is_link, needed_nodes, output_nodes
 
 
 class NodeExecutionError(RuntimeError):
@@ -188,7 +188,7 @@ class RunResult:
         if str(node_id) in self.not_run:
             raise PromptValidationError(self.not_run[str(node_id)])
         if str(node_id) not in self.outputs:
-            ran = ", ".join(sorted(self.outputs, key=_id_order)) or "none"
+            ran = ", ".join(sorted(self.outputs, key=node_order)) or "none"
             raise MissingOutputError(f"node_id {str(node_id)!r}: no such node ran (or was injected) in this run; the nodes that did: {ran}")
         outputs = self.outputs[str(node_id)]
         if not 0 <= slot < len(outputs) or outputs[slot] is None:
@@ -386,7 +386,7 @@ class Runner:
             for source in sources:
                 users[source].append(n)
         waiting = {n: len(sources) for n, sources in depends.items()}
-        ready = [(_id_order(n), n) for n, count in waiting.items() if count == 0]
+        ready = [(node_order(n), n) for n, count in waiting.items() if count == 0]
         heapq.heapify(ready)
         order: list[str] = []
         while ready:
@@ -395,7 +395,7 @@ class Runner:
             for user in users[node_id]:
                 waiting[user] -= 1
                 if waiting[user] == 0:
-                    heapq.heappush(ready, (_id_order(user), user))
+                    heapq.heappush(ready, (node_order(user), user))
         if len(order) < len(needed):
             raise ValueError("the prompt's links form a loop")
         return order

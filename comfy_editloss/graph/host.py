@@ -107,7 +107,8 @@ def image_file_problem(image: str) -> str | bool:
     return True
 
 
-def _file_hash(path: Path) -> str:
+def file_hash(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB chunks (LoadImage's IS_CHANGED, and batch scoring's keys)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -184,7 +185,7 @@ class LoadImage:
 
     @classmethod
     def IS_CHANGED(cls, image):
-        return _file_hash(folders().resolve_input(image))
+        return file_hash(folders().resolve_input(image))
 
     @classmethod
     def VALIDATE_INPUTS(cls, image):
@@ -207,7 +208,7 @@ class LoadImageMask:
 
     @classmethod
     def IS_CHANGED(cls, image, channel):
-        return _file_hash(folders().resolve_input(image))
+        return file_hash(folders().resolve_input(image))
 
     @classmethod
     def VALIDATE_INPUTS(cls, image):

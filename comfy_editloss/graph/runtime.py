@@ -174,9 +174,9 @@ def _not_a_file_to_inject(path: str | os.PathLike, output_type: str) -> str | No
     if stat.S_ISDIR(info.st_mode):
         return None if output_type == "IMAGE" else f"is a folder (a folder of images is injected only as an IMAGE batch, this output is {output_type})"
     if not stat.S_ISREG(info.st_mode):
-        from .convert import _file_kind  # noqa: PLC0415
+        from .convert import file_kind  # noqa: PLC0415
 
-        return f"is {_file_kind(info.st_mode)}, not a file"
+        return f"is {file_kind(info.st_mode)}, not a file"
     return None
 
 
@@ -204,7 +204,10 @@ def host_folders_for(workflow, input_dir, output_dir) -> HostFolders:
     """Input folder (default: the workflow's folder), output folder (default ./output), temp inside
     it. The input folder must exist; the output folder may be made, but not under a file."""
     if input_dir is None:
-        input_dir = Path(workflow).resolve().parent if isinstance(workflow, (str, os.PathLike)) and os.fspath(workflow) else Path.cwd()
+        # The folder the workflow file is in, the file itself not followed: a workflow path that is
+        # a symlink loop is the reader's to report, by its name.
+        is_path = isinstance(workflow, (str, os.PathLike)) and os.fspath(workflow)
+        input_dir = _folder_path(Path(os.path.abspath(workflow)).parent, "the workflow's folder") if is_path else Path.cwd()
     else:
         input_dir = _folder_path(input_dir, "input_dir")
         if not input_dir.is_dir():
@@ -213,7 +216,7 @@ def host_folders_for(workflow, input_dir, output_dir) -> HostFolders:
         output = Path.cwd() / "output"
     else:
         output = _folder_path(output_dir, "output_dir")
-        existing = next((p for p in (output, *output.parents) if p.exists()), None)
+        existing = next((p for p in (output, *output.parents) if os.path.lexists(p)), None)
         if existing is not None and not existing.is_dir():
             raise ValueError(f"output_dir {output}: " + ("is a file, not a folder" if existing == output else f"cannot be made: {existing} is a file"))
     output = output.resolve()

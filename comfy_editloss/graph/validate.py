@@ -134,7 +134,7 @@ def check_prompt(
         broken = validate_prompt(prompt, catalogue, classes, source)
         return PromptCheck(issues=broken, fatal=broken)
     stop_at = {str(n) for n in stop_at}
-    outputs = sorted({str(o) for o in (output_nodes(prompt, catalogue, classes) if outputs is None else outputs)}, key=_id_order)
+    outputs = sorted({str(o) for o in (output_nodes(prompt, catalogue, classes) if outputs is None else outputs)}, key=node_order)
     needed = {o: needed_nodes(prompt, [o], stop_at) for o in outputs}
     reached = set().union(*needed.values())
     casts: dict[str, dict[str, Any]] = {}
@@ -223,7 +223,7 @@ def validate_prompt(
     classes = classes or {}
     live_specs: dict[str, NodeSpec | str] = {}
     issues: list[ValidationIssue] = []
-    for node_id in sorted(prompt, key=_id_order):
+    for node_id in sorted(prompt, key=node_order):
         entry = prompt[node_id]
         if not isinstance(entry, Mapping) or "class_type" not in entry or not isinstance(entry.get("inputs", {}), Mapping):
             issues.append(ValidationIssue("invalid_prompt", "a node needs 'class_type' and an 'inputs' object", source, str(node_id)))
@@ -263,7 +263,8 @@ def _live_spec(spec: NodeSpec, node_class: type) -> NodeSpec | str:
         return f"INPUT_TYPES raised {type(exc).__name__}: {exc}"
 
 
-def _id_order(node_id: Any) -> tuple:
+def node_order(node_id: Any) -> tuple:
+    """Sort key of node ids as ComfyUI orders them: numbers as numbers, subgraph ids (``5:3``) part by part."""
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in str(node_id).split(":"))
 
 
@@ -450,7 +451,7 @@ def _cycles(prompt: Mapping, source: str) -> list[ValidationIssue]:
              for k, e in prompt.items() if isinstance(e, Mapping)}
     state: dict[str, int] = {}
     issues = []
-    for start in sorted(edges, key=_id_order):
+    for start in sorted(edges, key=node_order):
         if state.get(start):
             continue
         stack = [(start, iter(edges[start]))]

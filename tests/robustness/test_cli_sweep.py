@@ -47,17 +47,6 @@ WORKERS = 2
 MEMORY_CAP = 4 * 2**30  # bytes of address space a run may add to what torch's import maps
 TRACEBACK = "Traceback (most recent call last)"
 
-# Cases whose failure lies in code the runner's API owns (graph/convert.py, runtime.py, execute.py,
-# ...): expected to be fixed there, not by the command line. A case listed here that passes fails
-# the test, so that the list stays true.
-FOR_THE_RUNNER_WORK: dict[str, str] = {
-    **{
-        f"{command}: workflow empty": "graph/convert.py read_workflow_text/load_json: an empty file is 'not valid JSON: Expecting value: "
-        "line 1 column 1 (char 0)', not that it is empty"
-        for command in ("convert", "run", "validate")
-    },
-    "score: --workflow empty": "the same, through score --workflow",
-}
 RUN_NUMBERS = itertools.count()  # names of the runs' stdout/stderr files
 
 
@@ -484,12 +473,7 @@ def test_every_command_gives_bad_input_a_clear_error_and_runs_the_controls(tmp_p
         sweep.CLI_COUNTS[outcome.kind] += 1
         message = (result.stderr.strip() or result.stdout.strip()).splitlines()
         print(f"{outcome.kind:<20} exit {result.rc} {result.seconds:5.1f} s  {outcome.variant}: {message[-1][:200] if message else ''}")
-    failing = [o for o, _ in outcomes if o.kind in FAILURES and o.variant not in FOR_THE_RUNNER_WORK]
-    left = [o for o, _ in outcomes if o.kind in FAILURES and o.variant in FOR_THE_RUNNER_WORK]
-    fixed = sorted(set(FOR_THE_RUNNER_WORK) - {o.variant for o in left})
+    failing = [o for o, _ in outcomes if o.kind in FAILURES]
     slowest = max(outcomes, key=lambda pair: pair[1].seconds)
     print(f"\n{len(outcomes)} command-line runs in {seconds:.1f} s (slowest: {slowest[0].variant}, {slowest[1].seconds:.1f} s)")
-    for outcome in left:
-        print(f"left for the runner work: {outcome}")
     assert not failing, f"{len(failing)} of {len(outcomes)} runs failed:\n" + "\n".join(str(o) for o in failing)
-    assert not fixed, f"cases listed in FOR_THE_RUNNER_WORK now pass, take them off: {fixed}"
