@@ -7,6 +7,7 @@ imported when a command runs.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import re
@@ -16,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .convert import ConversionError
+from .convert import ConversionError, file_kind
 from .pack import PackLoadError
 from .validate import PromptValidationError
 
@@ -149,17 +150,13 @@ def _file_in_the_way(path: Path) -> Path | None:
     return None
 
 
-FILE_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISREG, "a file"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
-              (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
-
-
 def _describe(path: Path) -> str:
     """What is at ``path``: "a folder", "a file", "a named pipe (FIFO)", ... or why it cannot be looked at."""
     try:
         info = os.stat(path)
     except OSError as exc:
-        return f"unusable ({exc.strerror or exc})"
-    return next((name for test, name in FILE_KINDS if test(info.st_mode)), "not a regular file")
+        return "a symlink loop" if exc.errno == errno.ELOOP else f"unusable ({exc.strerror or exc})"
+    return file_kind(info.st_mode)
 
 
 def check_input_folder(path: str | None, option: str) -> None:
@@ -171,7 +168,7 @@ def check_input_folder(path: str | None, option: str) -> None:
         return
     blocker = _file_in_the_way(folder)
     if blocker is not None:
-        raise ArgumentError(f"{option} {path}: {blocker} is a file, not a folder")
+        raise ArgumentError(f"{option} {path}: {blocker} is {_describe(blocker)}, not a folder")
     if not os.path.lexists(folder):
         raise ArgumentError(f"{option} {path}: no such folder")
     raise ArgumentError(f"{option} {path}: is {_describe(folder)}, not a folder")
@@ -184,7 +181,7 @@ def check_output_folder(path: str, option: str) -> None:
         return
     blocker = _file_in_the_way(folder)
     if blocker is not None:
-        raise ArgumentError(f"{option} {path}: {blocker} is a file, not a folder")
+        raise ArgumentError(f"{option} {path}: {blocker} is {_describe(blocker)}, not a folder")
     if os.path.lexists(folder):
         raise ArgumentError(f"{option} {path}: is {_describe(folder)}, not a folder")
 
@@ -198,7 +195,7 @@ def check_output_file(path: str, option: str) -> None:
         raise ArgumentError(f"{option} {path}: is {_describe(target)}, not a file to write")
     blocker = _file_in_the_way(target)
     if blocker is not None:
-        raise ArgumentError(f"{option} {path}: {blocker} is a file, not a folder")
+        raise ArgumentError(f"{option} {path}: {blocker} is {_describe(blocker)}, not a folder")
     if not os.path.isdir(target.parent if str(target.parent) else "."):
         raise ArgumentError(f"{option} {path}: the folder {target.parent} does not exist")
 

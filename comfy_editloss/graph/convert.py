@@ -765,6 +765,7 @@ FILE_KINDS = (
     (stat.S_ISSOCK, "a socket"),
     (stat.S_ISCHR, "a character device"),
     (stat.S_ISBLK, "a block device"),
+    (stat.S_ISREG, "a file"),
 )
 
 

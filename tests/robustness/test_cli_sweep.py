@@ -339,6 +339,9 @@ def phase_one(here: Path) -> list[Case]:
              names=("a_file", "--output-dir", "not a folder"), rc=2),
         Case("score --output-dir a file", ["score", str(scene), "--output-dir", "a_file", "--quiet"], names=("a_file", "--output-dir", "not a folder"), rc=2),
         Case("score -o under a file", ["score", str(scene), "-o", "a_file/out", "--quiet"], names=("a_file", "--output-dir", "not a folder"), rc=2),
+        Case("run --output-dir under a symlink loop", ["run", str(FLAGSHIP), "--input-dir", str(scene), "--output-dir", "loop.json/out", "--quiet"],
+             names=("loop.json", "--output-dir", "symlink loop"), rc=2),
+        Case("convert -o under a symlink loop", ["convert", "flagship.json", "-o", "loop.json/prompt.json"], names=("loop.json", "--output", "symlink loop"), rc=2),
         # input folders
         Case("validate --input-dir a file", ["validate", str(FLAGSHIP), "--input-dir", "a_file"], names=("a_file", "--input-dir", "not a folder"), rc=2),
         Case("validate --input-dir missing", ["validate", str(FLAGSHIP), "--input-dir", "nowhere"], names=("nowhere", "--input-dir", "no such folder"), rc=2),
