@@ -161,21 +161,16 @@ def _describe(path: Path) -> str:
 
 def check_input_folder(path: str | None, option: str) -> None:
     """An input folder given on the command line must be one."""
-    if path is None:
-        return
-    folder = Path(path)
-    if os.path.isdir(folder):
-        return
-    blocker = _file_in_the_way(folder)
-    if blocker is not None:
-        raise ArgumentError(f"{option} {path}: {blocker} is {_describe(blocker)}, not a folder")
-    if not os.path.lexists(folder):
-        raise ArgumentError(f"{option} {path}: no such folder")
-    raise ArgumentError(f"{option} {path}: is {_describe(folder)}, not a folder")
+    if path is not None:
+        _check_folder(path, option, made_if_missing=False)
 
 
 def check_output_folder(path: str, option: str) -> None:
     """An output folder (made if missing) must not be a file, nor lie under one."""
+    _check_folder(path, option, made_if_missing=True)
+
+
+def _check_folder(path: str, option: str, made_if_missing: bool) -> None:
     folder = Path(path)
     if os.path.isdir(folder):
         return
@@ -184,6 +179,8 @@ def check_output_folder(path: str, option: str) -> None:
         raise ArgumentError(f"{option} {path}: {blocker} is {_describe(blocker)}, not a folder")
     if os.path.lexists(folder):
         raise ArgumentError(f"{option} {path}: is {_describe(folder)}, not a folder")
+    if not made_if_missing:
+        raise ArgumentError(f"{option} {path}: no such folder")
 
 
 def check_output_file(path: str, option: str) -> None:
