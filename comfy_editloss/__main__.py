@@ -11,7 +11,7 @@ import argparse
 import sys
 
 MAX_DIM = 65536  # the demo scene's tensors are 144 x dim floats each: 37 MB at the largest
-MAX_SEED = 2**64 - 1  # torch's generators take seeds of 64 bits
+MIN_SEED, MAX_SEED = -(2**63), 2**64 - 1  # what torch's generators take (a negative seed is read as unsigned)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     demo.add_argument("--dim", type=int, default=64, help=f"feature dimension of the embeddings, 1 to {MAX_DIM} (default 64)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed of the scene, 0 to 2**64-1 (default 0)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed of the scene, -2**63 to 2**64-1 (default 0)")
     demo.add_argument("--json", action="store_true", help="print the scores as JSON instead of a table")
     from .graph.cli import add_commands  # noqa: PLC0415 - keeps `demo` free of the runner's imports
 
@@ -56,8 +56,8 @@ def _main(argv: list[str] | None) -> int:
         if not 1 <= args.dim <= MAX_DIM:
             print(f"error: --dim must be >= 1 and <= {MAX_DIM}, got {args.dim}", file=sys.stderr)
             return 2
-        if not 0 <= args.seed <= MAX_SEED:
-            print(f"error: --seed must be from 0 to 2**64-1 ({MAX_SEED}), got {args.seed}", file=sys.stderr)
+        if not MIN_SEED <= args.seed <= MAX_SEED:
+            print(f"error: --seed must be from -2**63 to 2**64-1 ({MIN_SEED} to {MAX_SEED}), got {args.seed}", file=sys.stderr)
             return 2
         from .demo import main as demo_main
 

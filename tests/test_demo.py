@@ -44,8 +44,8 @@ def test_demo_numbers_out_of_range_give_one_error_line(capsys):
     from comfy_editloss.__main__ import main  # noqa: PLC0415
 
     expected = {
-        ("--seed", str(2**70)): f"error: --seed must be from 0 to 2**64-1 (18446744073709551615), got {2**70}",
-        ("--seed", "-1"): "error: --seed must be from 0 to 2**64-1 (18446744073709551615), got -1",
+        ("--seed", str(2**70)): f"error: --seed must be from -2**63 to 2**64-1 (-9223372036854775808 to 18446744073709551615), got {2**70}",
+        ("--seed", str(-(2**63) - 1)): f"error: --seed must be from -2**63 to 2**64-1 (-9223372036854775808 to 18446744073709551615), got {-(2**63) - 1}",
         ("--dim", str(10**12)): f"error: --dim must be >= 1 and <= 65536, got {10**12}",
         ("--dim", "-3"): "error: --dim must be >= 1 and <= 65536, got -3",
     }
@@ -53,4 +53,5 @@ def test_demo_numbers_out_of_range_give_one_error_line(capsys):
         assert main(["demo", *option]) == 2, option
         assert capsys.readouterr().err == message + "\n"
     assert main(["demo", "--dim", "4", "--seed", str(2**64 - 1), "--json"]) == 0
+    assert main(["demo", "--dim", "4", "--seed", "-1", "--json"]) == 0
     assert "correct edit" in capsys.readouterr().out

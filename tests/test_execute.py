@@ -398,6 +398,19 @@ def test_output_of_a_node_or_slot_the_run_has_not_is_a_clear_error(runner):
         result.output(["3"])
 
 
+def test_output_of_a_node_without_outputs_says_so(tmp_path):
+    from comfy_editloss.graph.execute import MissingOutputError  # noqa: PLC0415
+    from comfy_editloss.testing import run_workflow  # noqa: PLC0415
+
+    wf = tmp_path / "wf.json"
+    wf.write_text(json.dumps({"1": {"class_type": "LoadImage", "inputs": {"image": "a.png"}}, "2": {"class_type": "PreviewImage", "inputs": {"images": ["1", 0]}}}))
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    result = run_workflow(wf, output_dir=tmp_path / "out")
+    assert "images" in result.ui["2"]
+    with pytest.raises(MissingOutputError, match=r"^slot 0: node 2 has no outputs \(an output node: what it shows is in ui\['2'\]\)$"):
+        result.output("2")
+
+
 def test_run_workflow_refuses_bad_injections_folders_and_helpers_by_name(tmp_path):
     from comfy_editloss.testing import Environment, run_workflow  # noqa: PLC0415
 

@@ -116,8 +116,10 @@ def find_edit_sets(root: str | os.PathLike) -> list[Path]:
     ``root`` itself when it is one."""
     root = Path(root)
     if not root.is_dir():
-        if os.path.lexists(root) and not os.path.isdir(root):
-            raise BatchError(f"edit-set folder {root}: is a file, not a folder (give the folder of edit sets, or one edit set)")
+        if os.path.lexists(root):
+            from .convert import describe_path  # noqa: PLC0415
+
+            raise BatchError(f"edit-set folder {root}: is {describe_path(root)}, not a folder (give the folder of edit sets, or one edit set)")
         raise BatchError(f"edit-set folder not found: {root}")
     if (root / "generations").is_dir():
         return [root]
@@ -537,7 +539,7 @@ def score_sets(
     """
     from .convert import ConversionError, load_json  # noqa: PLC0415
     from .execute import Interrupted  # noqa: PLC0415
-    from .runtime import Environment, load_prompt, run_workflow  # noqa: PLC0415
+    from .runtime import Environment, injected_output, load_prompt, run_workflow  # noqa: PLC0415
 
     budget, budget_origin = memory_budget(memory_limit)
     env = env or Environment.create()
@@ -557,6 +559,11 @@ def score_sets(
         prompt, _ = load_prompt(data, env, source)
     except ConversionError as exc:
         raise BatchError(str(exc)) from None
+    for (node_id, slot), path in (inject or {}).items():  # the files are each set's; the nodes are known now
+        try:
+            injected_output(node_id, slot, path, prompt, env)
+        except ValueError as exc:
+            raise BatchError(str(exc)) from None
     reports = sorted((k for k, v in prompt.items() if v.get("class_type") == REPORT_NODE), key=natural_key)
     if not reports:
         raise BatchError(f"{source} has no {REPORT_NODE} node: batch scoring collects each set's scores from it")

@@ -7,19 +7,17 @@ imported when a command runs.
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import os
-import re
 import signal
 import stat
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .convert import ConversionError, file_kind
+from .convert import ConversionError, describe_path
 from .pack import PackLoadError
-from .validate import PromptValidationError
+from .validate import PromptValidationError, node_order
 
 if TYPE_CHECKING:
     from .execute import RunResult
@@ -142,21 +140,9 @@ class ArgumentError(ValueError):
 def _file_in_the_way(path: Path) -> Path | None:
     """The first folder of ``path``'s parents that is no folder (a file), if one is."""
     for parent in reversed(path.parents):
-        try:
-            if not os.path.isdir(parent) and os.path.lexists(parent):
-                return parent
-        except OSError:
+        if not os.path.isdir(parent) and os.path.lexists(parent):
             return parent
     return None
-
-
-def _describe(path: Path) -> str:
-    """What is at ``path``: "a folder", "a file", "a named pipe (FIFO)", ... or why it cannot be looked at."""
-    try:
-        info = os.stat(path)
-    except OSError as exc:
-        return "a symlink loop" if exc.errno == errno.ELOOP else f"unusable ({exc.strerror or exc})"
-    return file_kind(info.st_mode)
 
 
 def check_input_folder(path: str | None, option: str) -> None:
@@ -176,9 +162,9 @@ def _check_folder(path: str, option: str, made_if_missing: bool) -> None:
         return
     blocker = _file_in_the_way(folder)
     if blocker is not None:
-        raise ArgumentError(f"{option} {path}: {blocker} is {_describe(blocker)}, not a folder")
+        raise ArgumentError(f"{option} {path}: {blocker} is {describe_path(blocker)}, not a folder")
     if os.path.lexists(folder):
-        raise ArgumentError(f"{option} {path}: is {_describe(folder)}, not a folder")
+        raise ArgumentError(f"{option} {path}: is {describe_path(folder)}, not a folder")
     if not made_if_missing:
         raise ArgumentError(f"{option} {path}: no such folder")
 
@@ -188,11 +174,15 @@ def check_output_file(path: str, option: str) -> None:
     target = Path(path)
     if os.path.isdir(target):
         raise ArgumentError(f"{option} {path}: is a folder, not a file to write")
+    if os.path.islink(target) and not os.path.lexists(os.path.realpath(target)):  # a link to a file yet to be written
+        if os.path.isdir(os.path.dirname(os.path.realpath(target))):
+            return
+        raise ArgumentError(f"{option} {path}: links to {os.path.realpath(target)}, in a folder that does not exist")
     if os.path.lexists(target) and not os.path.isfile(target):  # a FIFO would block the write, a device take it
-        raise ArgumentError(f"{option} {path}: is {_describe(target)}, not a file to write")
+        raise ArgumentError(f"{option} {path}: is {describe_path(target)}, not a file to write")
     blocker = _file_in_the_way(target)
     if blocker is not None:
-        raise ArgumentError(f"{option} {path}: {blocker} is {_describe(blocker)}, not a folder")
+        raise ArgumentError(f"{option} {path}: {blocker} is {describe_path(blocker)}, not a folder")
     if not os.path.isdir(target.parent if str(target.parent) else "."):
         raise ArgumentError(f"{option} {path}: the folder {target.parent} does not exist")
 
@@ -218,11 +208,7 @@ def parse_inject_option(text: str) -> tuple[str, int, str]:
 def _check_targets(targets: list[str] | None, prompt: dict, source: str) -> None:
     unknown = [t for t in targets or [] if str(t) not in prompt]
     if unknown:
-        raise ArgumentError(f"--target {unknown[0]}: node {unknown[0]} is not in {source} (its nodes: {', '.join(sorted(prompt, key=_natural))})")
-
-
-def _natural(text: str):
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(text))]
+        raise ArgumentError(f"--target {unknown[0]}: node {unknown[0]} is not in {source} (its nodes: {', '.join(sorted(prompt, key=node_order))})")
 
 
 def _environment(args) -> Environment:
@@ -405,7 +391,7 @@ def _jsonable(value: Any) -> Any:
 
 def main_for(args) -> int:
     """Run a graph subcommand, turning expected failures into a message and an exit code."""
-    from .execute import Interrupted, NodeExecutionError, NotRunnableError  # noqa: PLC0415 - torch: not for --help
+    from .execute import Interrupted, NodeExecutionError  # noqa: PLC0415 - torch: not for --help
 
     try:
         return args.handler(args)
@@ -416,9 +402,6 @@ def main_for(args) -> int:
                 print(f"  {issue}", file=sys.stderr)
         else:
             print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INVALID
-    except NotRunnableError as exc:
-        print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except (NodeExecutionError, Interrupted) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import errno
 import os
 import stat
 from dataclasses import dataclass, field
@@ -767,6 +768,16 @@ FILE_KINDS = (
     (stat.S_ISBLK, "a block device"),
     (stat.S_ISREG, "a file"),
 )
+
+
+def describe_path(path: str | os.PathLike) -> str:
+    """What is at ``path``: "a folder", "a file", "a named pipe (FIFO)", "a symlink loop"... or why it
+    cannot be looked at."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        return "a symlink loop" if exc.errno == errno.ELOOP else f"unusable ({exc.strerror or exc})"
+    return file_kind(info.st_mode)
 
 
 def file_kind(mode: int) -> str:

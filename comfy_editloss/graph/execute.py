@@ -192,7 +192,11 @@ class RunResult:
             raise MissingOutputError(f"node_id {str(node_id)!r}: no such node ran (or was injected) in this run; the nodes that did: {ran}")
         outputs = self.outputs[str(node_id)]
         if not 0 <= slot < len(outputs) or outputs[slot] is None:
-            raise MissingOutputError(f"slot {slot}: node {node_id} has output(s) 0 to {len(outputs) - 1}" + (", and this one was not injected" if 0 <= slot < len(outputs) else ""))
+            if not outputs:
+                raise MissingOutputError(f"slot {slot}: node {node_id} has no outputs (an output node: what it shows is in ui[{str(node_id)!r}])")
+            if 0 <= slot < len(outputs):
+                raise MissingOutputError(f"slot {slot}: output {slot} of node {node_id} was not computed (nor injected)")
+            raise MissingOutputError(f"slot {slot}: node {node_id} has output(s) 0 to {len(outputs) - 1}")
         values = outputs[slot]
         return values[0] if len(values) == 1 else values
 
@@ -339,7 +343,7 @@ class Runner:
                     raise Interrupted(f"{source}: interrupted before node {node_id} ({prompt[node_id]['class_type']})")
                 entry = prompt[node_id]
                 if node_id in injected_nodes:
-                    values[node_id] = self._injected(node_id, entry, inject, prompt, source)
+                    values[node_id] = self._injected(node_id, entry, inject)
                     keys[node_id] = ("injected", node_id, content_key(values[node_id]))
                     if self.progress is not None:
                         self.progress(node_id, entry["class_type"] + " (injected)", done, len(order))
@@ -416,18 +420,13 @@ class Runner:
                 if problem:
                     raise InjectionError(source, node_id, class_type, f"injected output {slot}: {problem}")
 
-    def _injected(self, node_id, entry, inject, prompt, source) -> tuple[list, ...]:
+    def _injected(self, node_id, entry, inject) -> tuple[list, ...]:
         spec = self.catalogue.get(entry["class_type"])
         count = len(spec.outputs) if spec else 1 + max(slot for (n, slot) in inject if n == node_id)
         outputs = []
         for slot in range(count):
-            if (node_id, slot) in inject:
-                value = inject[(node_id, slot)]
-                if self.check_contracts and spec is not None:
-                    problem = check_output(spec.outputs[slot].type, value)
-                    if problem:
-                        raise NodeExecutionError(source, node_id, entry["class_type"], f"injected output {slot}: {problem}")
-                outputs.append([value])
+            if (node_id, slot) in inject:  # checked before the run began (_check_injected)
+                outputs.append([inject[(node_id, slot)]])
             else:
                 outputs.append(None)  # not injected: an error if a node needs it
         return tuple(outputs)

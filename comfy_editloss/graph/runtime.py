@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .catalogue import Catalogue
-from .convert import ConversionError, check_depth, convert, is_api_prompt, load_json
+from .convert import ConversionError, check_depth, convert, describe_path, is_api_prompt, load_json
 from .execute import RunResult, Runner, describe_value, injection_target
 from .host import HOST_NODES, HostFolders, host_value_for_file, using_folders
 from .pack import NodePack, load_pack, this_pack_path
@@ -132,22 +132,28 @@ def parse_injection(text: str) -> tuple[str, int, str]:
     return target, 0, path
 
 
+def injected_output(node_id: str, slot: int, path: Any, prompt: Mapping, env: Environment) -> tuple[str, str]:
+    """The type of output ``slot`` of node ``node_id`` and its description, or a ValueError saying
+    why ``path`` cannot be injected there (no such node, no such output)."""
+    entry = prompt.get(str(node_id))
+    if entry is None:
+        raise ValueError(f"cannot inject {path}: node {node_id} is not in the workflow")
+    spec = env.catalogue.get(entry["class_type"])
+    if spec is None or not 0 <= slot < len(spec.outputs):
+        count = len(spec.outputs) if spec else 0
+        raise ValueError(f"cannot inject {path}: node {node_id} ({entry['class_type']}) has {count} output(s), not an output {slot}")
+    return spec.outputs[slot].type, f"output {slot} ({spec.outputs[slot].type}) of node {node_id} ({entry['class_type']})"
+
+
 def injections_from_files(specs: Mapping[tuple[str, int], str | os.PathLike], prompt: Mapping, env: Environment) -> dict[tuple[str, int], Any]:
     values = {}
     for (node_id, slot), path in specs.items():
-        entry = prompt.get(str(node_id))
-        if entry is None:
-            raise ValueError(f"cannot inject {path}: node {node_id} is not in the workflow")
-        spec = env.catalogue.get(entry["class_type"])
-        if spec is None or not 0 <= slot < len(spec.outputs):
-            count = len(spec.outputs) if spec else 0
-            raise ValueError(f"cannot inject {path}: node {node_id} ({entry['class_type']}) has {count} output(s), not an output {slot}")
-        output = f"output {slot} ({spec.outputs[slot].type}) of node {node_id} ({entry['class_type']})"
-        problem = _not_a_file_to_inject(path, spec.outputs[slot].type)
+        output_type, output = injected_output(node_id, slot, path, prompt, env)
+        problem = _not_a_file_to_inject(path, output_type)
         if problem:
             raise ValueError(f"cannot inject {path} as {output}: {problem}")
         try:
-            value = host_value_for_file(path, spec.outputs[slot].type)
+            value = host_value_for_file(path, output_type)
         except FileNotFoundError as exc:
             raise ValueError(f"cannot inject {path} as {output}: {str(exc).removeprefix(f'{path}: ')}") from None
         except Exception as exc:  # noqa: BLE001 - image, array and pickle readers fail in many ways; each means "not that kind of file"
@@ -204,23 +210,32 @@ def host_folders_for(workflow, input_dir, output_dir) -> HostFolders:
     """Input folder (default: the workflow's folder), output folder (default ./output), temp inside
     it. The input folder must exist; the output folder may be made, but not under a file."""
     if input_dir is None:
-        # The folder the workflow file is in, the file itself not followed: a workflow path that is
-        # a symlink loop is the reader's to report, by its name.
-        is_path = isinstance(workflow, (str, os.PathLike)) and os.fspath(workflow)
-        input_dir = _folder_path(Path(os.path.abspath(workflow)).parent, "the workflow's folder") if is_path else Path.cwd()
+        input_dir = _workflow_folder(workflow)
     else:
         input_dir = _folder_path(input_dir, "input_dir")
         if not input_dir.is_dir():
-            raise ValueError(f"input_dir {input_dir}: " + ("is a file, not a folder" if input_dir.exists() else "no such folder"))
+            raise ValueError(f"input_dir {input_dir}: " + (f"is {describe_path(input_dir)}, not a folder" if os.path.lexists(input_dir) else "no such folder"))
     if output_dir is None:
-        output = Path.cwd() / "output"
+        output = (Path.cwd() / "output").resolve()
     else:
         output = _folder_path(output_dir, "output_dir")
         existing = next((p for p in (output, *output.parents) if os.path.lexists(p)), None)
         if existing is not None and not existing.is_dir():
-            raise ValueError(f"output_dir {output}: " + ("is a file, not a folder" if existing == output else f"cannot be made: {existing} is a file"))
-    output = output.resolve()
-    return HostFolders(Path(input_dir).resolve(), output, output / "temp")
+            what = describe_path(existing)
+            raise ValueError(f"output_dir {output}: " + (f"is {what}, not a folder" if existing == output else f"cannot be made: {existing} is {what}"))
+    return HostFolders(input_dir, output, output / "temp")
+
+
+def _workflow_folder(workflow) -> Path:
+    """The default input folder: the folder of the workflow's file, symlinks followed (a linked
+    workflow reads the files beside the real one); the working directory for a dict. A path that
+    cannot be followed (a symlink loop) is left as it is: reading the workflow reports it by name."""
+    if not (isinstance(workflow, (str, os.PathLike)) and os.fspath(workflow)):
+        return Path.cwd().resolve()
+    try:
+        return Path(workflow).resolve().parent
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
+        return Path(os.path.abspath(workflow)).parent
 
 
 def _folder_path(value: Any, name: str) -> Path:

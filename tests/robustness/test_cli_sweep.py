@@ -316,6 +316,10 @@ def phase_one(here: Path) -> list[Case]:
     bad_set = _edit_set(here / "bad_sets" / "broken")
     (bad_set / "after.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     shutil.copy(FLAGSHIP, here / "flagship.json")
+    os.symlink("new_prompt.json", here / "link_to_new.json")
+    shutil.copy(FLAGSHIP, scene / "wf.json")
+    (here / "linked").mkdir()
+    os.symlink(scene / "wf.json", here / "linked" / "wf.json")
 
     for label, (path, says) in paths.items():
         shown = path if path.startswith("/") else path
@@ -375,7 +379,7 @@ def phase_one(here: Path) -> list[Case]:
              stream="stdout", max_lines=None),
         # numbers
         Case("demo --seed 2**70", ["demo", "--seed", str(2**70)], names=("--seed",), rc=2),
-        Case("demo --seed -1", ["demo", "--seed", "-1"], names=("--seed",), rc=2),
+        Case("demo --seed -2**63-1", ["demo", "--seed", str(-(2**63) - 1)], names=("--seed",), rc=2),
         Case("demo --seed 1.5", ["demo", "--seed", "1.5"], names=("--seed", "1.5"), rc=2),
         Case("demo --dim 0", ["demo", "--dim", "0"], names=("--dim",), rc=2),
         Case("demo --dim -3", ["demo", "--dim", "-3"], names=("--dim",), rc=2),
@@ -398,16 +402,25 @@ def phase_one(here: Path) -> list[Case]:
              stream="stdout", max_lines=None),
         Case("run: a partly valid workflow", ["run", str(DEPTH), "--input-dir", str(depth_set), "--output-dir", "out_partial", "--quiet"],
              names=("skipped output",), rc=3, max_lines=None),
+        Case("score --inject a node not in the workflow", ["score", str(scene), "--inject", "99:0=x.png", "-o", "out_inject99", "--quiet"],
+             names=("x.png", "node 99", "not in the workflow"), rc=2),
+        Case("score: SETS a FIFO", ["score", "fifo.json", "-o", "out_fifo_sets", "--quiet"], names=("fifo.json", "FIFO", "not a folder"), rc=2),
+        Case("score: SETS a symlink loop", ["score", "loop.json", "-o", "out_loop_sets", "--quiet"], names=("loop.json", "symlink loop", "not a folder"), rc=2),
+        Case("validate: a workflow under a symlink loop, then a valid one", ["validate", "loop.json/wf.json", "linked/wf.json"],
+             names=("loop.json/wf.json", "symbolic links", "linked/wf.json: valid"), rc=2, stream="stdout", max_lines=None),
         # valid controls
         Case("help", ["--help"], "valid", real=True, check=_out_has("COMMAND")),
         Case("run: the flagship on the sample", ["run", str(FLAGSHIP), "--input-dir", str(scene), "--output-dir", "out_run", "--quiet"], "valid",
              real=True, check=_out_has("ran ")),
         Case("convert: the flagship", ["convert", str(FLAGSHIP)], "valid", check=_valid_json),
         Case("convert -o a new file", ["convert", "flagship.json", "-o", "prompt.json"], "valid"),
+        Case("convert -o a link to a file yet to be written", ["convert", "flagship.json", "-o", "link_to_new.json"], "valid"),
+        Case("validate: a workflow through a symlink reads the files beside the real one", ["validate", "linked/wf.json"], "valid", check=_out_has("valid")),
         Case("validate: the flagship with its sample", ["validate", str(FLAGSHIP), "--input-dir", str(scene)], "valid", check=_out_has("valid")),
         Case("validate: the converted prompt", ["validate", "prompt.json", "--input-dir", str(scene)], "valid", check=_out_has("valid")),
         Case("score: one edit set", ["score", str(scene), "-o", "out_score", "--quiet", "--memory-limit", "none"], "valid", check=_out_has("1 set(s) scored")),
         Case("demo --seed 2**64-1", ["demo", "--seed", str(2**64 - 1), "--dim", "8"], "valid", check=_out_has("correct edit")),
+        Case("demo --seed -1", ["demo", "--seed", "-1", "--dim", "8"], "valid", check=_out_has("correct edit")),
         Case("demo --json", ["demo", "--dim", "1", "--json"], "valid", check=_valid_json),
     ]
     for case in cases:
