@@ -145,6 +145,7 @@ def main() -> int:
     parser.add_argument("--small", action="store_true", help="B=8, P=256, D=256, K=4 for a quick run")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per measurement, best kept (default 3)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--only", default="", help="run only the losses whose name contains this text")
     args = parser.parse_args()
     b, p, d, k = (8, 256, 256, 4) if args.small else (64, 1024, 768, 8)
     device = torch.device(args.device)
@@ -155,6 +156,8 @@ def main() -> int:
     print("-" * len(header))
     worst_ratio = 0.0
     for case in build_cases(b, p, d, k, device):
+        if args.only not in case.name:
+            continue
         leaf = case.inputs[0]
         expected = case.loop().item()
         for other in (case.ours, case.functional):

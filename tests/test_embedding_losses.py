@@ -581,3 +581,32 @@ def test_options_used_as_constants_refuse_a_tensor_that_requires_grad():
         L.info_nce_loss(randn((2, 4)), randn((2, 4)), temperature=torch.tensor(-0.5))
     with pytest.raises(ValueError, match=r"margin must be one number, got a torch.float32 tensor of shape \(2,\)"):
         L.triplet_margin_loss(randn((2, 4)), randn((2, 4)), randn((2, 4)), margin=torch.tensor([0.1, 0.2]))
+
+
+@pytest.mark.parametrize("scale", [2.0**-60, 2.0**-14, 2.0**-13, 2.0**-12, 1.0, 2.0**40, 2.0**41, 2.0**100])
+def test_cosines_do_not_depend_on_which_side_of_the_rescaling_threshold_a_vector_lies(scale):
+    # Vectors whose largest magnitude is within [2**-13, 2**40] are used as they are; others are
+    # divided by it first. Both give the exact cosine, here against float64 on the unit vectors.
+    torch.manual_seed(0)
+    a, b = torch.randn(3, 5, 16, dtype=torch.float64), torch.randn(3, 5, 16, dtype=torch.float64)
+    expected = 1 - (F.normalize(a, dim=-1) * F.normalize(b, dim=-1)).sum(-1).mean(-1)
+    mixed = a.clone()
+    mixed[1] *= scale  # one sample beyond the threshold, the others not: per vector, not per batch
+    for x, y in ((a * scale, b * scale), (mixed, b)):
+        got = L.pair_distance(x.float(), y.float(), dist="cos")
+        assert torch.allclose(got.double(), expected, atol=1e-6), (scale, got, expected)
+        gradient = torch.autograd.functional.jacobian(lambda t: L.pair_distance(t, y.float(), dist="cos").sum(), x.float())
+        assert torch.isfinite(gradient).all()
+    euclidean = L.pair_distance((a * scale).float(), (b * scale).float(), dist="euclidean")
+    assert torch.allclose(euclidean.double() / scale, (a - b).norm(dim=-1).mean(-1), rtol=1e-5)
+
+
+def test_all_finite_agrees_with_isfinite():
+    from comfy_editloss._checks import all_finite  # noqa: PLC0415
+
+    for value in (float("nan"), float("inf"), -float("inf"), 1e30):
+        for dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
+            x = torch.zeros(4, 7, dtype=dtype)
+            x[2, 3] = value
+            assert bool(all_finite(x)) == bool(torch.isfinite(x).all()), (value, dtype)
+    assert bool(all_finite(torch.zeros(0, 3)))

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import (
+    all_finite,
     check_choice,
     common_batch,
     check_float_tensor,
@@ -93,9 +94,8 @@ def fill_from_surroundings(image: torch.Tensor, known: torch.Tensor) -> torch.Te
     check_same_device((("image", image), ("known", known)))
     check_has_values(image, "image")
     check_has_values(known, "known")
-    bad = ~torch.isfinite(image.detach())
-    if bool(bad.any()):
-        raise ValueError(f"image must be finite, got {int(bad.sum())} NaN/Inf value(s)")
+    if not bool(all_finite(image)):
+        raise ValueError(f"image must be finite, got {int((~torch.isfinite(image.detach())).sum())} NaN/Inf value(s)")
     if known.dtype != torch.bool:
         check_unit_range(known, "known")
     compute = torch.promote_types(image.dtype, torch.float32)

@@ -17,7 +17,7 @@ from typing import Iterable, Mapping
 
 import torch
 
-from .._checks import check_bool, describe
+from .._checks import all_finite, check_bool, describe
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 
@@ -194,7 +194,7 @@ def check_finite_parameters(module: torch.nn.Module, source: str) -> None:
     parameters = [(n, p) for n, p in module.named_parameters() if p.is_floating_point() and p.numel() and not p.is_meta]
     if not parameters:
         return
-    flags = torch.stack([torch.isfinite(p.detach()).all().to(parameters[0][1].device) for _, p in parameters])
+    flags = torch.stack([all_finite(p).to(parameters[0][1].device) for _, p in parameters])
     if bool(flags.all()):
         return
     name, parameter = next((n, p) for (n, p), ok in zip(parameters, flags.tolist()) if not ok)

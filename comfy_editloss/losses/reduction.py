@@ -18,7 +18,7 @@ from typing import Iterator
 
 import torch
 
-from .._checks import as_sample_vector, check_choice, check_float_tensor, check_same_device, check_tensor, describe
+from .._checks import all_finite, as_sample_vector, check_choice, check_float_tensor, check_same_device, check_tensor, describe
 
 AGGREGATIONS = ("mean", "sum", "max")
 REDUCTIONS = ("none", "mean", "sum")
@@ -69,7 +69,7 @@ def check_mask(mask: object, positions_shape: torch.Size, name: str = "mask", of
         return mask  # no values to check: shapes only
     if mask.dtype != torch.bool:
         values = mask.detach()
-        if not bool(torch.isfinite(values).all()):
+        if not bool(all_finite(values)):
             raise ValueError(f"{name} must be finite, got NaN or Inf")
         if bool((values < 0).any()):
             raise ValueError(f"{name} must be >= 0 (a weight per position), got min {values.min().item():g}")

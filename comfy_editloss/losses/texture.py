@@ -42,7 +42,7 @@ from typing import Sequence
 
 import torch
 
-from .._checks import as_sample_vector, check_float_tensor, check_has_values, check_int, check_number, check_same_device, check_tensor, check_unit_range
+from .._checks import all_finite, as_sample_vector, check_float_tensor, check_has_values, check_int, check_number, check_same_device, check_tensor, check_unit_range
 from .reduction import check_reduction, full_precision, reduce_batch
 from .spectral import (
     TexturePeak,
@@ -91,8 +91,8 @@ def check_images(x: object, name: str, values: bool = True) -> torch.Tensor:
 
 def check_finite_pixels(x: torch.Tensor, name: str) -> None:
     check_has_values(x, name)
-    bad = ~torch.isfinite(x.detach())
-    if bool(bad.any()):
+    if not bool(all_finite(x)):
+        bad = ~torch.isfinite(x.detach())
         samples = torch.nonzero(bad.flatten(1).any(dim=1)).flatten().tolist()
         raise ValueError(
             f"{name} must be finite, got {int(bad.sum())} NaN/Inf pixel(s) in sample(s) {samples[:8]}; "
