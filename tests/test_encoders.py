@@ -368,6 +368,15 @@ def test_preprocessing_matches_the_libraries_pil_transforms_within_uint8_roundin
     assert ((preprocess(image, timm_cfg) - reference).abs() * std).max() <= UINT8_ROUNDING
 
 
+def test_overrides_keep_a_field_only_for_the_keep_values():
+    base = PreprocessConfig(size=336, fill=0.5, resize_mode="squash")
+    assert base.with_overrides(size=0, resize_mode="default", mean=None) == base
+    assert base.with_overrides(fill=0.0).fill == 0.0  # black, not "keep" (it was dropped as a 0)
+    assert base.with_overrides(size=224, resize_mode="shortest").size == 224
+    with pytest.raises(ValueError, match="^size must be an integer >= 1, got False$"):
+        base.with_overrides(size=False)  # a bool is no size, not "keep"
+
+
 @pytest.mark.parametrize(
     ("changes", "error", "message"),
     [

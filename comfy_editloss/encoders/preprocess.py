@@ -88,8 +88,19 @@ class PreprocessConfig:
         object.__setattr__(self, "fill", check_number(self.fill, "fill", minimum=0.0, maximum=1.0))
 
     def with_overrides(self, **changes) -> "PreprocessConfig":
-        changes = {k: v for k, v in changes.items() if v not in (None, "", "default", 0)}
+        """A copy with ``changes``; ``None`` keeps a field, as do the nodes' "keep the model's value"
+        widgets: a ``size`` of 0 and a ``resize_mode``/``interpolation`` of "" or "default". Any
+        other value is used, 0.0 and False included (a ``fill`` of 0.0 is black, not "keep")."""
+        changes = {k: v for k, v in changes.items() if v is not None and not _keeps(k, v)}
         return replace(self, **changes)  # checked by __post_init__
+
+
+def _keeps(field_name: str, value: object) -> bool:
+    if field_name == "size":
+        return type(value) is int and value == 0
+    if field_name in ("resize_mode", "interpolation"):
+        return isinstance(value, str) and value in ("", "default")
+    return False
 
 
 def _resize(x: torch.Tensor, size: tuple[int, int], interpolation: str) -> torch.Tensor:
